@@ -1,0 +1,87 @@
+"""The `nvr` command: one entry point, one subcommand per task."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import msgspec
+
+from nvr.domain.errors import DomainError
+
+
+def data_dir(args: argparse.Namespace) -> Path:
+    return Path(args.data or os.environ.get("VIGIL_DATA") or "vigil-data")
+
+
+def log_dir(args: argparse.Namespace) -> Path:
+    return data_dir(args) / "log"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nvr", description="Vigil, an event-sourced NVR")
+    p.add_argument("--data", help="data directory (default: $VIGIL_DATA or ./vigil-data)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("appender", help="run the log appender (the one writer of the log)")
+    demo = sub.add_parser("demo", help="run the demo with its embedded default")
+    demo.add_argument("--keep", action="store_true", help="keep the demo data directory")
+
+    log = sub.add_parser("log", help="inspect and check the event log").add_subparsers(
+        dest="log_command", required=True
+    )
+    log.add_parser("stats", help="counts, head, sizes")
+    tail = log.add_parser("tail", help="the last events, optionally following new ones")
+    tail.add_argument("-n", type=int, default=20)
+    tail.add_argument("--follow", "-f", action="store_true")
+    show = log.add_parser("show", help="one event, decoded")
+    show.add_argument("position", type=int)
+    log.add_parser("verify", help="check hash chain, order, decoding and indexes")
+    export = log.add_parser("export", help="write the log as a readable history")
+    export.add_argument("--jsonl", action="store_true", required=True)
+    export.add_argument("output", nargs="?", default="-")
+    imp = log.add_parser("import", help="append a JSONL history")
+    imp.add_argument("input")
+
+    proj = sub.add_parser("projection", help="the example projection").add_subparsers(
+        dest="projection_command", required=True
+    )
+    proj.add_parser("show", help="catch up and print the log summary")
+    proj.add_parser("rebuild", help="rebuild the log summary from scratch and swap it in")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "appender":
+            from nvr.eventlog.appender import run
+
+            run(log_dir(args), ready=lambda: print(json.dumps({"ready": True}), flush=True))
+            return 0
+        if args.command == "demo":
+            from nvr.demo import run_demo
+
+            return run_demo(data_dir(args) if args.data else None, keep=args.keep)
+        if args.command == "log":
+            from nvr import log_cli
+
+            return log_cli.run(args, log_dir(args))
+        if args.command == "projection":
+            from nvr import log_cli
+
+            return log_cli.projection(args, data_dir(args))
+    except DomainError as exc:
+        print(f"nvr: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+    return 2
+
+
+def print_json(obj: object) -> None:
+    sys.stdout.write(msgspec.json.encode(obj).decode() + "\n")

@@ -1,0 +1,121 @@
+"""Camera lifecycle, streams, segments, recordings and motion events.
+
+All of them live in the stream `camera/<camera_id>`. Times named `*_ns` are wall-clock
+nanoseconds since the Unix epoch as measured by the recorder (docs/design/time.md).
+"""
+
+from __future__ import annotations
+
+from nvr.domain.config import CameraSettings
+from nvr.domain.events.base import Event
+from nvr.domain.values import Box, RecordingType, StreamKind
+
+
+class CameraAdded(Event, tag="camera.added", kw_only=True):
+    camera_id: str
+    settings: CameraSettings
+
+
+class CameraConfigured(Event, tag="camera.configured", kw_only=True):
+    """The whole accepted settings after a change (not a diff), so any past config is one read."""
+
+    camera_id: str
+    settings: CameraSettings
+    changed: tuple[str, ...] = ()
+
+
+class CameraRemoved(Event, tag="camera.removed", kw_only=True):
+    camera_id: str
+    reason: str = ""
+
+
+class StreamConnected(Event, tag="stream.connected", kw_only=True):
+    camera_id: str
+    stream: StreamKind
+    codec: str
+    width: int
+    height: int
+    fps: float
+
+
+class StreamLost(Event, tag="stream.lost", kw_only=True):
+    """`reason` is a stable code: timeout, eof, refused, auth, decode-error, stalled, worker-exit."""
+
+    camera_id: str
+    stream: StreamKind
+    reason: str
+    detail: str = ""
+    last_frame_ns: int = 0
+
+
+class StreamRecovered(Event, tag="stream.recovered", kw_only=True):
+    camera_id: str
+    stream: StreamKind
+    outage_ns: int
+    attempts: int = 1
+
+
+class SegmentOpened(Event, tag="segment.opened", kw_only=True):
+    camera_id: str
+    segment_id: str
+    path: str
+    start_ns: int
+    recording_id: str = ""
+
+
+class SegmentClosed(Event, tag="segment.closed", kw_only=True):
+    """A finished segment file. `keyframes_ns` are the wall times of its keyframes."""
+
+    camera_id: str
+    segment_id: str
+    path: str
+    bytes: int
+    start_ns: int
+    end_ns: int
+    keyframes_ns: tuple[int, ...]
+    sha256: str
+    recording_id: str = ""
+    clean: bool = True
+
+
+class SegmentDeleted(Event, tag="segment.deleted", kw_only=True):
+    """A retention decision, logged before the file is removed."""
+
+    camera_id: str
+    segment_id: str
+    path: str
+    bytes: int
+    policy_version: int
+    rule: str
+    reason: str = ""
+
+
+class RecordingStarted(Event, tag="recording.started", kw_only=True):
+    camera_id: str
+    recording_id: str
+    recording_type: RecordingType
+    started_ns: int
+
+
+class RecordingStopped(Event, tag="recording.stopped", kw_only=True):
+    camera_id: str
+    recording_id: str
+    recording_type: RecordingType
+    stopped_ns: int
+    reason: str = ""
+
+
+class MotionStarted(Event, tag="motion.started", kw_only=True):
+    camera_id: str
+    motion_id: str
+    at_ns: int
+    confidence: float
+    boxes: tuple[Box, ...] = ()
+
+
+class MotionEnded(Event, tag="motion.ended", kw_only=True):
+    camera_id: str
+    motion_id: str
+    at_ns: int
+    peak_confidence: float
+    boxes: tuple[Box, ...] = ()

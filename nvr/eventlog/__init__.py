@@ -1,0 +1,1 @@
+"""The append-only event log: the LMDB store, its single appender, readers and checks."""

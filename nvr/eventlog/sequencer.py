@@ -1,0 +1,126 @@
+"""Turning proposed events into records: ids, versions, positions, times and the hash chain.
+
+Written once and used by every log implementation, so they all obey the same rules:
+- an event id already stored (or earlier in the same group) is not written again;
+- `expected_version`, when given, must equal the stream's version before the event;
+- a request is all-or-nothing; positions are contiguous;
+- `recorded_at_ns` is the clock's time clamped so it never decreases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from nvr.domain import codec
+from nvr.domain.envelope import Envelope, Proposed
+from nvr.domain.errors import EventDecodeError
+from nvr.eventlog.errors import InvalidAppend, WrongExpectedVersion
+from nvr.eventlog.port import validate_stream_id
+from nvr.eventlog.records import chain
+
+
+class Head:
+    """The tip of the log. Invariant: `hash` is the chain hash of record `position`."""
+
+    __slots__ = ("hash", "last_t", "position")
+
+    def __init__(self, position: int, hash_: bytes, last_t: int) -> None:
+        self.position, self.hash, self.last_t = position, hash_, last_t
+
+
+class NewRecord:
+    __slots__ = ("event_id", "position", "stream", "stream_version", "recorded_at_ns", "value")
+
+    def __init__(self, env: Envelope, value: bytes) -> None:
+        self.position = env.position
+        self.stream = env.stream
+        self.stream_version = env.stream_version
+        self.event_id = env.event_id
+        self.recorded_at_ns = env.recorded_at_ns
+        self.value = value
+
+
+class Sequencer:
+    """Plans one group commit. Nothing it does touches storage; the caller writes
+    `records` in one transaction and, once committed, adopts `head` and `versions`."""
+
+    def __init__(
+        self,
+        head: Head,
+        stream_version: Callable[[str], int],
+        stored_position: Callable[[bytes], int | None],
+    ) -> None:
+        self.head = Head(head.position, head.hash, head.last_t)
+        self.versions: dict[str, int] = {}
+        self._stream_version = stream_version
+        self._stored_position = stored_position
+        self._group_ids: dict[bytes, int] = {}
+        self.records: list[NewRecord] = []
+
+    def version(self, stream: str) -> int:
+        v = self.versions.get(stream)
+        return self._stream_version(stream) if v is None else v
+
+    def plan(self, request: Sequence[Proposed], now_ns: int) -> list[int]:
+        """Positions for `request`, adding its new records; raises and adds nothing if refused."""
+        positions: list[int] = []
+        fresh: list[tuple[int, Proposed, int, int]] = []  # (index, event, version, time)
+        local_versions: dict[str, int] = {}
+        last_t = self.head.last_t
+        seen: set[bytes] = set()
+        for p in request:
+            if len(p.event_id) != 16:
+                raise InvalidAppend("event_id must be 16 bytes (a UUID)")
+            known = self._group_ids.get(p.event_id)
+            if known is None:
+                known = self._stored_position(p.event_id)
+            if known is not None:
+                positions.append(known)
+                continue
+            if p.event_id in seen:
+                raise InvalidAppend(f"event id {p.event_id.hex()} twice in one append")
+            seen.add(p.event_id)
+            validate_stream_id(p.stream)
+            try:
+                codec.decode_event(p.type, p.schema_version, p.payload)
+            except EventDecodeError as exc:
+                raise InvalidAppend(str(exc)) from None
+            current = local_versions.get(p.stream)
+            if current is None:
+                current = self.version(p.stream)
+            if p.expected_version is not None and p.expected_version != current:
+                raise WrongExpectedVersion(p.stream, p.expected_version, current)
+            if p.recorded_at_ns is not None:
+                if p.recorded_at_ns < last_t:
+                    raise InvalidAppend("imported recorded_at_ns goes back in time")
+                last_t = p.recorded_at_ns
+            else:
+                last_t = max(now_ns, last_t)
+            local_versions[p.stream] = current + 1
+            fresh.append((len(positions), p, current + 1, last_t))
+            positions.append(0)
+        # Every check passed: assign positions and build the records.
+        head = self.head
+        for index, p, version, t in fresh:
+            env = Envelope(
+                position=head.position + 1,
+                stream=p.stream,
+                stream_version=version,
+                event_id=p.event_id,
+                recorded_at_ns=t,
+                type=p.type,
+                schema_version=p.schema_version,
+                actor=p.actor,
+                payload=p.payload,
+                causation_id=p.causation_id,
+                correlation_id=p.correlation_id,
+            )
+            body = codec.encode(env)
+            h = chain(head.hash, body)
+            head = Head(env.position, h, t)
+            self.records.append(NewRecord(env, h + body))
+            self._group_ids[p.event_id] = env.position
+            positions[index] = env.position
+        self.head = head
+        self.versions.update(local_versions)
+        return positions

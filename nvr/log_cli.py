@@ -1,0 +1,122 @@
+"""The `nvr log` and `nvr projection` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import msgspec
+
+from nvr.cli import print_json
+from nvr.domain.envelope import Proposed
+from nvr.eventlog import history
+from nvr.eventlog.errors import AppenderBusy
+from nvr.eventlog.lmdbstore import LmdbStore
+from nvr.eventlog.port import CaughtUp, EventLog
+from nvr.eventlog.verify import verify_log
+
+IMPORT_BATCH = 5000
+
+
+def run(args: argparse.Namespace, path: Path) -> int:
+    cmd = args.log_command
+    if cmd == "import":
+        return import_history(path, args.input)
+    store = LmdbStore(path)
+    if cmd == "stats":
+        print_json(store.stats())
+    elif cmd == "show":
+        sys.stdout.write(history.export_line(store.get(args.position)).decode() + "\n")
+    elif cmd == "tail":
+        tail(store, path, args.n, args.follow)
+    elif cmd == "verify":
+        report = verify_log(store)
+        print_json(report)
+        if not report.ok:
+            print(
+                f"nvr: log verify failed at position {report.first_bad_position}: {report.problem}",
+                file=sys.stderr,
+            )
+            return 1
+    elif cmd == "export":
+        out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
+        try:
+            out.writelines(history.export(store.read()))
+        finally:
+            if out is not sys.stdout.buffer:
+                out.close()
+    return 0
+
+
+def tail(store: LmdbStore, path: Path, n: int, follow: bool) -> None:
+    start = max(store.head() - n + 1, 1)
+    log: EventLog = store  # type: ignore[assignment]
+    if follow:
+        from nvr.eventlog.client import RemoteLog
+
+        log = RemoteLog(path)
+    from nvr.eventlog.port import subscribe
+
+    for item in subscribe(log, start, idle_timeout=None if follow else 0):
+        if isinstance(item, CaughtUp):
+            if not follow:
+                return
+            continue
+        sys.stdout.write(history.export_line(item).decode() + "\n")
+        sys.stdout.flush()
+
+
+def import_history(path: Path, source: str) -> int:
+    """Append a history, through the appender if one runs, else directly."""
+    text = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
+    from nvr.eventlog.client import AppenderClient
+    from nvr.eventlog.local import LmdbLog
+
+    log: LmdbLog | AppenderClient
+    try:
+        log = LmdbLog(path)
+    except AppenderBusy:
+        log = AppenderClient(path)
+    batch: list[Proposed] = []
+    count = 0
+    try:
+        for _, proposed in history.parse(text):
+            batch.append(proposed)
+            if len(batch) >= IMPORT_BATCH:
+                count += len(log.append(batch))
+                batch = []
+        if batch:
+            count += len(log.append(batch))
+    except history.HistoryError as exc:
+        print(f"nvr: {exc} (nothing after the last full batch of {IMPORT_BATCH} was imported)", file=sys.stderr)
+        return 1
+    finally:
+        log.close()
+        if text is not sys.stdin:
+            text.close()
+    print_json({"imported": count})
+    return 0
+
+
+def projection(args: argparse.Namespace, data: Path) -> int:
+    from nvr.projections.runtime import Runner
+    from nvr.projections.sqlite_store import SqliteSnapshotStore, swap_in
+    from nvr.projections.summary import LogSummary, SummaryProjection
+
+    proj = SummaryProjection()
+    store_path = data / "projections.sqlite"
+    log = LmdbStore(data / "log")
+    if args.projection_command == "rebuild":
+        fresh_path = data / "projections.sqlite.rebuild"
+        fresh_path.unlink(missing_ok=True)
+        fresh = SqliteSnapshotStore(fresh_path, proj.name, proj.version, LogSummary)
+        runner = Runner(log, proj, fresh)  # type: ignore[arg-type]
+        runner.catch_up()
+        fresh.close()
+        swap_in(fresh_path, store_path)
+    store = SqliteSnapshotStore(store_path, proj.name, proj.version, LogSummary)
+    runner = Runner(log, proj, store)  # type: ignore[arg-type]
+    runner.catch_up()
+    print_json({"position": runner.position, "state": msgspec.to_builtins(runner.state)})
+    return 0
