@@ -33,6 +33,7 @@ class SimulatedClock:
 
     def __init__(self, start_ns: int = 1_700_000_000_000_000_000) -> None:
         self._now = start_ns
+        self._mono = 0
         self._lock = threading.Lock()
 
     def now_ns(self) -> int:
@@ -40,15 +41,18 @@ class SimulatedClock:
             return self._now
 
     def monotonic_ns(self) -> int:
-        return self.now_ns()
+        with self._lock:
+            return self._mono
 
     def advance(self, ns: int) -> None:
         if ns < 0:
             raise ValueError("a simulated clock only moves forward; use set_wall() to step it")
         with self._lock:
             self._now += ns
+            self._mono += ns
 
     def set_wall(self, ns: int) -> None:
-        """Step the wall clock anywhere, as NTP or an operator may do to a real one."""
+        """Step the wall clock anywhere, as NTP or an operator may do to a real one;
+        the monotonic clock does not move."""
         with self._lock:
             self._now = ns

@@ -27,6 +27,9 @@ def run(args: argparse.Namespace, path: Path) -> int:
     if cmd == "stats":
         print_json(store.stats())
     elif cmd == "show":
+        if not 1 <= args.position <= store.head():
+            print(f"nvr: no event at position {args.position} (head is {store.head()})", file=sys.stderr)
+            return 1
         sys.stdout.write(history.export_line(store.get(args.position)).decode() + "\n")
     elif cmd == "tail":
         tail(store, path, args.n, args.follow)
@@ -79,15 +82,24 @@ def import_history(path: Path, source: str) -> int:
     except AppenderBusy:
         log = AppenderClient(path)
     batch: list[Proposed] = []
-    count = 0
+    count = new = 0
+    # An event already in the log is answered with its old position, at or before this head.
+    head_before = LmdbStore(path).head() if isinstance(log, AppenderClient) else log.head()
+
+    def flush() -> None:
+        nonlocal count, new
+        positions = log.append(batch)
+        count += len(positions)
+        new += sum(1 for pos in positions if pos > head_before)
+        batch.clear()
+
     try:
         for _, proposed in history.parse(text):
             batch.append(proposed)
             if len(batch) >= IMPORT_BATCH:
-                count += len(log.append(batch))
-                batch = []
+                flush()
         if batch:
-            count += len(log.append(batch))
+            flush()
     except history.HistoryError as exc:
         print(f"nvr: {exc} (nothing after the last full batch of {IMPORT_BATCH} was imported)", file=sys.stderr)
         return 1
@@ -95,27 +107,24 @@ def import_history(path: Path, source: str) -> int:
         log.close()
         if text is not sys.stdin:
             text.close()
-    print_json({"imported": count})
+    print_json({"imported": new, "already_present": count - new})
     return 0
 
 
 def projection(args: argparse.Namespace, data: Path) -> int:
-    from nvr.projections.runtime import Runner
-    from nvr.projections.sqlite_store import SqliteSnapshotStore, swap_in
+    from nvr.projections.runtime import MemoryStore, Runner, rebuild
+    from nvr.projections.sqlite_store import SqliteSnapshotStore
     from nvr.projections.summary import LogSummary, SummaryProjection
 
     proj = SummaryProjection()
     store_path = data / "projections.sqlite"
     log = LmdbStore(data / "log")
-    if args.projection_command == "rebuild":
-        fresh_path = data / "projections.sqlite.rebuild"
-        fresh_path.unlink(missing_ok=True)
-        fresh = SqliteSnapshotStore(fresh_path, proj.name, proj.version, LogSummary)
-        runner = Runner(log, proj, fresh)  # type: ignore[arg-type]
-        runner.catch_up()
-        fresh.close()
-        swap_in(fresh_path, store_path)
     store = SqliteSnapshotStore(store_path, proj.name, proj.version, LogSummary)
+    if args.projection_command == "rebuild":
+        fresh: MemoryStore[LogSummary] = MemoryStore()
+        state = rebuild(log, proj, fresh)  # type: ignore[arg-type]
+        # The swap is one transaction of the live store: readers see old or new, never half.
+        store.commit(state, fresh.position)
     runner = Runner(log, proj, store)  # type: ignore[arg-type]
     runner.catch_up()
     print_json({"position": runner.position, "state": msgspec.to_builtins(runner.state)})

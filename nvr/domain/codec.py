@@ -57,7 +57,7 @@ def propose(
 def decode_envelope(data: bytes | memoryview, position: int | None = None) -> Envelope:
     try:
         return _envelope_decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, ValueError) as exc:  # ValueError: bad UTF-8 in a string
         raise EventDecodeError(position, f"envelope: {exc}") from None
 
 
@@ -90,7 +90,7 @@ def decode_event(
             event = _upcast(tag, version, cls, raw, position, upcasters or UPCASTERS)
     except msgspec.ValidationError as exc:
         raise EventDecodeError(position, f"{tag} v{version}: {exc}") from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, ValueError) as exc:
         raise EventDecodeError(position, f"{tag} v{version}: {exc}") from None
     if type(event) is not cls:
         raise EventDecodeError(position, f"envelope says {tag!r}, payload is {tag_of(type(event))!r}")

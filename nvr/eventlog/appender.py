@@ -56,6 +56,7 @@ class Appender:
         self._subscribers: set[asyncio.StreamWriter] = set()
         self.groups = 0
         self.events = 0
+        self.failure: BaseException | None = None
 
     def statistics(self) -> dict[str, Any]:
         return {"groups": self.groups, "requests_pending": len(self._pending), "events": self.events}
@@ -119,7 +120,19 @@ class Appender:
             with self._pending_lock:
                 batch, self._pending = self._pending, []
             if batch:
-                results = self.store.append_group([p.events for p in batch])
+                try:
+                    results = self.store.append_group([p.events for p in batch])
+                except Exception as exc:
+                    # Unexpected: answer everyone, then exit so the supervisor restarts us
+                    # with a fresh environment (crash-only; nothing of this group committed).
+                    log.exception("log writer failed")
+                    self.failure = exc
+                    error: AppendResult = LogError(f"appender failed, nothing written: {exc!r}")
+                    self._loop.call_soon_threadsafe(
+                        self._deliver, batch, [error] * len(batch), self.store.head()
+                    )
+                    self._loop.call_soon_threadsafe(self._stopped.set)
+                    return
                 self.groups += 1
                 self.events += sum(len(r) for r in results if isinstance(r, list))
                 head = self.store.head()
@@ -163,5 +176,7 @@ def run(path: str | os.PathLike[str], *, ready: Callable[[], None] | None = None
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, appender.stop)
         await appender.serve(ready)
+        if appender.failure is not None:
+            raise LogError(f"appender stopped after a writer failure: {appender.failure!r}")
 
     asyncio.run(main())

@@ -59,9 +59,15 @@ class AppenderClient:
         rid = self._next_id
         self._next_id += 1
         batch = list(events)
+        data = wire.frame(wire.Append(id=rid, events=batch))
+        if len(data) > wire.MAX_FRAME:
+            raise errors.InvalidAppend(f"one append is limited to {wire.MAX_FRAME} bytes; split it")
         self._unacked[rid] = batch
         try:
-            self._connected().sendall(wire.frame(wire.Append(id=rid, events=batch)))
+            if self._sock is None:
+                self._connected()  # connecting sends every unacknowledged request, this one too
+            else:
+                self._sock.sendall(data)
         except OSError:
             self._drop()  # resent by collect() after reconnecting
         return rid
@@ -72,14 +78,23 @@ class AppenderClient:
             raise RuntimeError("collect() with nothing submitted")
         deadline = time.monotonic() + self.deadline_s
         while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._drop()
+                raise errors.AppenderUnavailable(f"no answer from the appender within {self.deadline_s:.0f} s")
             try:
-                msg = self._read_frame(self._connected(deadline))
-            except (OSError, EOFError):
+                sock = self._connected(deadline)
+                sock.settimeout(left)
+                msg = self._read_frame(sock)
+            except (OSError, EOFError):  # a timeout too: the loop checks the deadline
                 self._drop()
                 continue
             if isinstance(msg, wire.Committed):
                 continue
             rid = msg.id
+            if rid not in self._unacked:
+                self._drop()
+                raise errors.InvalidAppend(f"the appender refused the connection: {getattr(msg, 'message', msg)}")
             self._unacked.pop(rid, None)
             if isinstance(msg, wire.Appended):
                 return rid, msg.positions

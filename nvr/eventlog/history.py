@@ -59,7 +59,7 @@ def export_line(env: Envelope) -> bytes:
             "stream": env.stream,
             "stream_version": env.stream_version,
             "type": env.type,
-            "schema_version": env.schema_version,
+            "schema_version": BY_TAG[env.type].VERSION,  # `data` is upcast to it
             "actor": env.actor,
             "event_id": format_id(env.event_id),
             "causation_id": format_id(env.causation_id) or None,

@@ -165,7 +165,7 @@ class LmdbStore:
         """(position, stored value) pairs in order, chunked into short transactions."""
         pos = max(start, 1)
         while stop is None or pos < stop:
-            chunk = self._txn(lambda txn: self._chunk(txn, pos, stop))
+            chunk = self._txn(lambda txn, p=pos: self._chunk(txn, p, stop))  # type: ignore[misc]
             if not chunk:
                 return
             yield from chunk
@@ -182,6 +182,8 @@ class LmdbStore:
             if stop is not None and pos >= stop:
                 break
             if pos != expected:
+                if out:  # hand over what precedes the gap; the next chunk reports it
+                    break
                 raise LogCorrupt(expected, f"missing record (next stored is {pos})")
             out.append((pos, value))
             expected += 1
@@ -199,7 +201,7 @@ class LmdbStore:
         prefix = stream.encode() + b"\x00"
 
         def chunk(txn: Any, version: int) -> list[tuple[int, bytes]]:
-            out = []
+            out: list[tuple[int, bytes]] = []
             cur = txn.cursor(db=self._streams)
             if not cur.set_range(prefix + _U64.pack(version)):
                 return out
@@ -214,7 +216,7 @@ class LmdbStore:
 
         version = max(from_version, 1)
         while True:
-            got = self._txn(lambda txn: chunk(txn, version))
+            got = self._txn(lambda txn, v=version: chunk(txn, v))  # type: ignore[misc]
             for pos, value in got:
                 if value is None:
                     raise LogCorrupt(pos, f"stream index of {stream!r} points at no record")
@@ -302,7 +304,7 @@ class LmdbStore:
 
         start = 1
         while True:
-            last, problem = self._txn(lambda txn: check(txn, start))
+            last, problem = self._txn(lambda txn, s=start: check(txn, s))  # type: ignore[misc]
             if problem or last < start:
                 break
             start = last + 1
@@ -336,6 +338,9 @@ class LmdbStore:
                     # A failed commit (ENOSPC, EIO) may leave the handle unusable: reopen.
                     self._reopen()
                     return [_io_error(exc)] * len(requests)
+                except LogError as exc:  # e.g. LogCorrupt from an index: nothing committed
+                    self._versions.clear()
+                    return [exc] * len(requests)
 
     def _try_group(self, requests: Sequence[Sequence[Proposed]]) -> list[AppendResult]:
         now = self._clock.now_ns()

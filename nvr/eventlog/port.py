@@ -63,8 +63,7 @@ def subscribe(
     while True:
         head = log.head()
         if head >= next_pos:
-            for env in log.read(next_pos, head + 1):
-                yield env
+            yield from log.read(next_pos, head + 1)
             next_pos = head + 1
         yield CaughtUp(head)
         if not log.wait_for(next_pos, idle_timeout):

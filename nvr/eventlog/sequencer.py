@@ -4,7 +4,9 @@ Written once and used by every log implementation, so they all obey the same rul
 - an event id already stored (or earlier in the same group) is not written again;
 - `expected_version`, when given, must equal the stream's version before the event;
 - a request is all-or-nothing; positions are contiguous;
-- `recorded_at_ns` is the clock's time clamped so it never decreases.
+- `recorded_at_ns` is the clock's time clamped so it never decreases; an imported
+  history may carry its own times, never decreasing and never ahead of the clock;
+- event ids are UUIDv7.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class Head:
 
 
 class NewRecord:
-    __slots__ = ("event_id", "position", "stream", "stream_version", "recorded_at_ns", "value")
+    __slots__ = ("event_id", "position", "recorded_at_ns", "stream", "stream_version", "value")
 
     def __init__(self, env: Envelope, value: bytes) -> None:
         self.position = env.position
@@ -69,8 +71,8 @@ class Sequencer:
         last_t = self.head.last_t
         seen: set[bytes] = set()
         for p in request:
-            if len(p.event_id) != 16:
-                raise InvalidAppend("event_id must be 16 bytes (a UUID)")
+            if len(p.event_id) != 16 or p.event_id[6] >> 4 != 7:
+                raise InvalidAppend("event_id must be a UUIDv7 (16 bytes)")
             known = self._group_ids.get(p.event_id)
             if known is None:
                 known = self._stored_position(p.event_id)
@@ -93,6 +95,8 @@ class Sequencer:
             if p.recorded_at_ns is not None:
                 if p.recorded_at_ns < last_t:
                     raise InvalidAppend("imported recorded_at_ns goes back in time")
+                if p.recorded_at_ns > now_ns:
+                    raise InvalidAppend("imported recorded_at_ns is ahead of the log's clock")
                 last_t = p.recorded_at_ns
             else:
                 last_t = max(now_ns, last_t)

@@ -115,7 +115,8 @@ class Runner(Generic[S]):
 
 
 def rebuild(log: EventLog, projection: Projection[S], fresh: Store[S]) -> S:
-    """Replay the whole log into an empty store; the caller swaps it in."""
+    """Replay the whole log into an empty store. The caller swaps the result in with one
+    commit to the live store (`live.commit(state, fresh_position)`)."""
     runner = Runner(log, projection, fresh)
     if runner.position != 0:
         raise ValueError("rebuild needs an empty store")

@@ -57,9 +57,3 @@ class SqliteSnapshotStore(Generic[S]):
     def close(self) -> None:
         self._db.close()
 
-
-def swap_in(fresh: Path, live: Path) -> None:
-    """Atomically replace the live store file by a rebuilt one (same directory)."""
-    for suffix in ("-wal", "-shm"):
-        Path(str(live) + suffix).unlink(missing_ok=True)
-    os.replace(fresh, live)

@@ -23,7 +23,7 @@ class LogSummary(msgspec.Struct, frozen=True, kw_only=True):
 class SummaryProjection:
     name = "log_summary"
     version = 1
-    handles = None
+    handles: frozenset[str] | None = None
     state_type = LogSummary
 
     def initial(self) -> LogSummary:

@@ -77,16 +77,15 @@ def tag_of(cls: type[Event]) -> str:
 
 
 __all__ = [
-    "AnyEvent",
     "BY_TAG",
     "EVENT_TYPES",
-    "Event",
-    "tag_of",
+    "AnyEvent",
     "CameraAdded",
     "CameraConfigured",
     "CameraRemoved",
     "ConfigImported",
     "EmergencyPurged",
+    "Event",
     "LayoutChanged",
     "LoggedOut",
     "LoginFailed",
@@ -117,4 +116,5 @@ __all__ = [
     "WorkerExited",
     "WorkerRestarted",
     "WorkerStarted",
+    "tag_of",
 ]

@@ -11,12 +11,12 @@ from nvr.domain.events.base import Event
 from nvr.domain.values import Box, RecordingType, StreamKind
 
 
-class CameraAdded(Event, tag="camera.added", kw_only=True):
+class CameraAdded(Event, tag="camera.added", frozen=True, kw_only=True):
     camera_id: str
     settings: CameraSettings
 
 
-class CameraConfigured(Event, tag="camera.configured", kw_only=True):
+class CameraConfigured(Event, tag="camera.configured", frozen=True, kw_only=True):
     """The whole accepted settings after a change (not a diff), so any past config is one read."""
 
     camera_id: str
@@ -24,12 +24,12 @@ class CameraConfigured(Event, tag="camera.configured", kw_only=True):
     changed: tuple[str, ...] = ()
 
 
-class CameraRemoved(Event, tag="camera.removed", kw_only=True):
+class CameraRemoved(Event, tag="camera.removed", frozen=True, kw_only=True):
     camera_id: str
     reason: str = ""
 
 
-class StreamConnected(Event, tag="stream.connected", kw_only=True):
+class StreamConnected(Event, tag="stream.connected", frozen=True, kw_only=True):
     camera_id: str
     stream: StreamKind
     codec: str
@@ -38,7 +38,7 @@ class StreamConnected(Event, tag="stream.connected", kw_only=True):
     fps: float
 
 
-class StreamLost(Event, tag="stream.lost", kw_only=True):
+class StreamLost(Event, tag="stream.lost", frozen=True, kw_only=True):
     """`reason` is a stable code: timeout, eof, refused, auth, decode-error, stalled, worker-exit."""
 
     camera_id: str
@@ -48,14 +48,14 @@ class StreamLost(Event, tag="stream.lost", kw_only=True):
     last_frame_ns: int = 0
 
 
-class StreamRecovered(Event, tag="stream.recovered", kw_only=True):
+class StreamRecovered(Event, tag="stream.recovered", frozen=True, kw_only=True):
     camera_id: str
     stream: StreamKind
     outage_ns: int
     attempts: int = 1
 
 
-class SegmentOpened(Event, tag="segment.opened", kw_only=True):
+class SegmentOpened(Event, tag="segment.opened", frozen=True, kw_only=True):
     camera_id: str
     segment_id: str
     path: str
@@ -63,7 +63,7 @@ class SegmentOpened(Event, tag="segment.opened", kw_only=True):
     recording_id: str = ""
 
 
-class SegmentClosed(Event, tag="segment.closed", kw_only=True):
+class SegmentClosed(Event, tag="segment.closed", frozen=True, kw_only=True):
     """A finished segment file. `keyframes_ns` are the wall times of its keyframes."""
 
     camera_id: str
@@ -78,7 +78,7 @@ class SegmentClosed(Event, tag="segment.closed", kw_only=True):
     clean: bool = True
 
 
-class SegmentDeleted(Event, tag="segment.deleted", kw_only=True):
+class SegmentDeleted(Event, tag="segment.deleted", frozen=True, kw_only=True):
     """A retention decision, logged before the file is removed."""
 
     camera_id: str
@@ -90,14 +90,14 @@ class SegmentDeleted(Event, tag="segment.deleted", kw_only=True):
     reason: str = ""
 
 
-class RecordingStarted(Event, tag="recording.started", kw_only=True):
+class RecordingStarted(Event, tag="recording.started", frozen=True, kw_only=True):
     camera_id: str
     recording_id: str
     recording_type: RecordingType
     started_ns: int
 
 
-class RecordingStopped(Event, tag="recording.stopped", kw_only=True):
+class RecordingStopped(Event, tag="recording.stopped", frozen=True, kw_only=True):
     camera_id: str
     recording_id: str
     recording_type: RecordingType
@@ -105,7 +105,7 @@ class RecordingStopped(Event, tag="recording.stopped", kw_only=True):
     reason: str = ""
 
 
-class MotionStarted(Event, tag="motion.started", kw_only=True):
+class MotionStarted(Event, tag="motion.started", frozen=True, kw_only=True):
     camera_id: str
     motion_id: str
     at_ns: int
@@ -113,7 +113,7 @@ class MotionStarted(Event, tag="motion.started", kw_only=True):
     boxes: tuple[Box, ...] = ()
 
 
-class MotionEnded(Event, tag="motion.ended", kw_only=True):
+class MotionEnded(Event, tag="motion.ended", frozen=True, kw_only=True):
     camera_id: str
     motion_id: str
     at_ns: int

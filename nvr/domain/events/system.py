@@ -7,7 +7,7 @@ from typing import Literal
 from nvr.domain.events.base import Event
 
 
-class StorageWarning(Event, tag="storage.warning", kw_only=True):
+class StorageWarning(Event, tag="storage.warning", frozen=True, kw_only=True):
     volume: str
     level: Literal["low", "critical", "ok"]
     free_bytes: int
@@ -15,7 +15,7 @@ class StorageWarning(Event, tag="storage.warning", kw_only=True):
     floor_bytes: int
 
 
-class EmergencyPurged(Event, tag="storage.emergency_purged", kw_only=True):
+class EmergencyPurged(Event, tag="storage.emergency_purged", frozen=True, kw_only=True):
     """Free space fell below the floor; the listed segments were decided for deletion."""
 
     volume: str
@@ -25,13 +25,13 @@ class EmergencyPurged(Event, tag="storage.emergency_purged", kw_only=True):
     freed_bytes: int
 
 
-class WorkerStarted(Event, tag="worker.started", kw_only=True):
+class WorkerStarted(Event, tag="worker.started", frozen=True, kw_only=True):
     worker: str
     kind: str
     pid: int
 
 
-class WorkerExited(Event, tag="worker.exited", kw_only=True):
+class WorkerExited(Event, tag="worker.exited", frozen=True, kw_only=True):
     worker: str
     pid: int
     exit_code: int | None
@@ -39,14 +39,14 @@ class WorkerExited(Event, tag="worker.exited", kw_only=True):
     reason: str = ""
 
 
-class WorkerRestarted(Event, tag="worker.restarted", kw_only=True):
+class WorkerRestarted(Event, tag="worker.restarted", frozen=True, kw_only=True):
     worker: str
     attempt: int
     backoff_ms: int
     reason: str
 
 
-class ConfigImported(Event, tag="config.imported", kw_only=True):
+class ConfigImported(Event, tag="config.imported", frozen=True, kw_only=True):
     source: str
     format: Literal["toml", "json"]
     sha256: str
