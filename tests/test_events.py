@@ -90,15 +90,15 @@ def test_upcasting_old_versions(monkeypatch: pytest.MonkeyPatch) -> None:
 
     event = codec.decode_event("stream.lost", 1, old, 5, {("stream.lost", 1): v1_to_v2})
     assert event == StreamLost(camera_id="c", stream="sub", reason="eof", detail="gone")
-    with pytest.raises(EventDecodeError, match="position 5: no upcaster from stream.lost v1"):
+    with pytest.raises(EventDecodeError, match=r"position 5: no upcaster from stream.lost v1"):
         codec.decode_event("stream.lost", 1, old, 5, {})
 
 
 def test_newer_version_and_unknown_type_name_the_position() -> None:
     raw = codec.encode(StreamLost(camera_id="c", stream="main", reason="eof"))
-    with pytest.raises(NewerSchemaVersion, match="at position 42.*newer Vigil"):
+    with pytest.raises(NewerSchemaVersion, match=r"at position 42.*newer Vigil"):
         codec.decode_event("stream.lost", 2, raw, 42)
-    with pytest.raises(UnknownEventType, match="at position 7.*'camera.exploded'"):
+    with pytest.raises(UnknownEventType, match=r"at position 7.*'camera.exploded'"):
         codec.decode_event("camera.exploded", 1, raw, 7)
     with pytest.raises(EventDecodeError, match="at position 8"):
         codec.decode_event("stream.lost", 1, b"\x92\x01", 8)

@@ -64,7 +64,14 @@ class LmdbStore:
         self._lock = threading.RLock()
         self._pid = os.getpid()
         self._versions: dict[str, int] = {}
-        self._open()
+        try:
+            self._open()
+        except BaseException:
+            if hasattr(self, "_env"):
+                self._env.close()
+            if hasattr(self, "_lock_file"):
+                self._lock_file.close()
+            raise
 
     # -- environment -------------------------------------------------------------------
 

@@ -81,6 +81,19 @@ class Runner(Generic[S]):
         self.commit_every = commit_every
         loaded, self.position = store.load()
         self.state: S = projection.initial() if loaded is None else loaded
+        self.committed = self.position
+        self._cond = threading.Condition()
+
+    def _commit(self) -> None:
+        self.store.commit(self.state, self.position)
+        with self._cond:
+            self.committed = self.position
+            self._cond.notify_all()
+
+    def wait_committed(self, position: int, timeout: float | None = None) -> bool:
+        """Block until the store includes `position` (True) or the timeout passes."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.committed >= position, timeout)
 
     def catch_up(self) -> int:
         """Fold everything committed so far; returns the position now included."""
@@ -91,7 +104,7 @@ class Runner(Generic[S]):
             if last == 0:
                 break
             self.position = last
-            self.store.commit(self.state, self.position)
+            self._commit()
         return self.position
 
     def follow(self, stop: threading.Event, poll_s: float = 1.0) -> None:
@@ -101,7 +114,7 @@ class Runner(Generic[S]):
             for item in subscribe(self.log, self.position + 1, idle_timeout=poll_s):
                 if isinstance(item, CaughtUp):
                     if pending:
-                        self.store.commit(self.state, self.position)
+                        self._commit()
                         pending = 0
                     if stop.is_set():
                         return
@@ -110,7 +123,7 @@ class Runner(Generic[S]):
                 self.position = item.position
                 pending += 1
                 if pending >= self.commit_every:
-                    self.store.commit(self.state, self.position)
+                    self._commit()
                     pending = 0
 
 

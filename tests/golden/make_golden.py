@@ -27,7 +27,7 @@ def main(out: Path) -> None:
         lines.append(
             msgspec.json.encode(
                 {"record": log.raw(env.position).hex(), "type": env.type, "version": cls.VERSION,
-                 "decoded": msgspec.to_builtins(event)}  # fmt: skip
+                 "decoded": msgspec.to_builtins(event)}
             )
         )
     out.write_bytes(b"\n".join(lines) + b"\n")
