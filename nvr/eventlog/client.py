@@ -17,6 +17,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from nvr.domain.envelope import Envelope, Proposed
 from nvr.eventlog import errors, wire
 from nvr.eventlog.lmdbstore import LmdbStore
@@ -94,7 +96,12 @@ class AppenderClient:
             rid = msg.id
             if rid not in self._unacked:
                 self._drop()
-                raise errors.InvalidAppend(f"the appender refused the connection: {getattr(msg, 'message', msg)}")
+                # A frame the appender could not decode is refused with id 0: find it here,
+                # or it would be resent, and refused, on every reconnect from now on.
+                bad = _undecodable(self._unacked) if isinstance(msg, wire.Refused) else None
+                if bad is None:
+                    raise errors.InvalidAppend(f"the appender refused the connection: {getattr(msg, 'message', msg)}")
+                rid = bad
             self._unacked.pop(rid, None)
             if isinstance(msg, wire.Appended):
                 return rid, msg.positions
@@ -150,6 +157,16 @@ _SIMPLE_ERRORS: dict[str, type[errors.LogError]] = {
     "InvalidAppend": errors.InvalidAppend,
     "LogFull": errors.LogFull,
 }
+
+
+def _undecodable(unacked: OrderedDict[int, list[Proposed]]) -> int | None:
+    """The first request whose frame does not decode (a payload that is not msgpack)."""
+    for rid, batch in unacked.items():
+        try:
+            wire.to_appender.decode(wire.encoder.encode(wire.Append(id=rid, events=batch)))
+        except msgspec.DecodeError:
+            return rid
+    return None
 
 
 def _error(msg: wire.Refused) -> errors.LogError:
