@@ -1,0 +1,1 @@
+"""Processes that do the work: the supervisor, camera workers and housekeeping."""
