@@ -6,10 +6,13 @@ from typing import Literal
 
 import msgspec
 
-RecordingType = Literal["motion", "manual", "scheduled", "panic"]
-"""Why footage is being recorded. Order of precedence: panic > manual > scheduled > motion."""
+RecordingType = Literal["motion", "manual", "scheduled", "panic", "continuous"]
+"""Why footage is being recorded. Precedence: panic > manual > scheduled > continuous > motion.
+Values are only ever added (widening keeps every stored value valid)."""
 
-RECORDING_PRECEDENCE: dict[str, int] = {"motion": 0, "scheduled": 1, "manual": 2, "panic": 3}
+RECORDING_PRECEDENCE: dict[str, int] = {
+    "motion": 0, "continuous": 1, "scheduled": 2, "manual": 3, "panic": 4,
+}  # fmt: skip
 
 StreamKind = Literal["main", "sub"]
 Role = Literal["admin", "operator", "viewer"]
