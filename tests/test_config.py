@@ -16,21 +16,16 @@ from nvr.clock import SimulatedClock
 from nvr.domain import camera
 from nvr.domain.codec import encode
 from nvr.domain.commands import AddCamera, ConfigureCamera
-from nvr.domain.config import (
-    WEEKDAYS,
-    Config,
-    ConfigError,
+from nvr.domain.config import WEEKDAYS, Config, ConfigError, check, in_schedule, parse_config
+from nvr.domain.config_changes import (
     camera_settings,
-    check,
     config_events,
     credentials_for,
-    default_config,
     dump_config,
-    in_schedule,
-    parse_config,
-    parse_legacy_json,
     sync_events,
 )
+from nvr.domain.config_default import default_config
+from nvr.domain.config_legacy import parse_legacy_json
 from nvr.domain.events import CameraAdded, CameraConfigured, CameraRemoved, ConfigImported
 from nvr.domain.values import CONFIG_STREAM
 from nvr.eventlog.memory import MemoryLog

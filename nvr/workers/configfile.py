@@ -13,15 +13,9 @@ from typing import Literal
 import msgspec
 
 from nvr.domain.codec import propose
-from nvr.domain.config import (
-    Config,
-    ConfigError,
-    Problem,
-    SystemSection,
-    config_events,
-    parse_config,
-    parse_legacy_json,
-)
+from nvr.domain.config import Config, ConfigError, Problem, SystemSection, parse_config
+from nvr.domain.config_changes import config_events
+from nvr.domain.config_legacy import parse_legacy_json
 from nvr.domain.envelope import Proposed
 from nvr.domain.events import Event
 from nvr.eventlog.port import EventLog
