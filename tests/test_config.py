@@ -519,7 +519,7 @@ def valid_configs(draw: st.DrawFn) -> Config:
     credentials = {
         n: {
             "username": draw(st.text(min_size=1, max_size=8)),
-            "password": draw(st.text(max_size=8)),
+            "password": draw(st.text(max_size=8).map(lambda p: f"pw:{p}" if p else p)),  # unlike any id or name
         }
         for n in cred_names
     }

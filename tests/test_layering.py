@@ -13,9 +13,10 @@ ALLOWED: dict[str, set[str]] = {
     "clock": set(),
     "eventlog": {"domain", "clock"},
     "projections": {"domain", "eventlog", "clock"},
-    "workers": {"domain", "eventlog", "projections", "clock"},
-    "ui_local": {"domain", "eventlog", "projections", "clock"},
-    "ui_web": {"domain", "eventlog", "projections", "clock"},
+    "shm": set(),
+    "workers": {"domain", "eventlog", "projections", "clock", "shm"},
+    "ui_local": {"domain", "eventlog", "projections", "clock", "shm"},
+    "ui_web": {"domain", "eventlog", "projections", "clock", "shm"},
 }
 
 
