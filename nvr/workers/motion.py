@@ -27,8 +27,9 @@ class MotionParams(msgspec.Struct, frozen=True, kw_only=True):
     """Grey-level difference from the background that counts as change (0-255)."""
     min_area: float = 0.002
     """Smallest moving region, as a fraction of the picture."""
-    alpha: float = 0.05
-    """Weight of a new frame in the running background average."""
+    alpha: float = 0.5
+    """Weight of a new frame in the running background average. High, so the trail an
+    object leaves fades within a few analysed frames and motion ends on time."""
     start_frames: int = 2
     end_s: float = 2.0
     zones: tuple[Zone, ...] = ()
