@@ -28,8 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     sub.add_parser("appender", help="run the log appender (the one writer of the log)")
-    demo = sub.add_parser("demo", help="run the demo with its embedded default")
+    demo = sub.add_parser("demo", help="record four simulated cameras with the embedded default")
     demo.add_argument("--keep", action="store_true", help="keep the demo data directory")
+    demo.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    run = sub.add_parser("run", help="run the recorder from a configuration file")
+    run.add_argument("--config", required=True, help="TOML file (or a legacy JSON camera list)")
 
     log = sub.add_parser("log", help="inspect and check the event log").add_subparsers(
         dest="log_command", required=True
@@ -66,7 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from nvr.demo import run_demo
 
-            return run_demo(data_dir(args) if args.data else None, keep=args.keep)
+            return run_demo(data_dir(args) if args.data else None, seconds=args.seconds, keep=args.keep)
+        if args.command == "run":
+            return run_config(Path(args.config))
         if args.command == "log":
             from nvr import log_cli
 
@@ -81,6 +86,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     return 2
+
+
+def run_config(path: Path) -> int:
+    from nvr.domain.config import ConfigError
+    from nvr.run import System
+    from nvr.workers.configfile import ConfigFile
+
+    file = ConfigFile(path)
+    try:
+        config = file.load()
+    except ConfigError as exc:
+        print(f"nvr: {path}: configuration refused:\n{exc}", file=sys.stderr)
+        return 1
+    system = System(config, base=path.resolve().parent, source=str(path), fmt=file.format,
+                    raw=path.read_bytes())  # fmt: skip
+    system.start()
+    system.run()
+    return 0
 
 
 def print_json(obj: object) -> None:

@@ -1,54 +1,93 @@
-"""`nvr demo`: start an appender, write the sample day through it, and show the results.
-
-It grows with each subsystem; for now it shows the event log and the example projection.
-"""
+"""`nvr demo`: four simulated cameras on loopback, recorded by the full system with the
+embedded default configuration (no file needed), with a status line every few seconds."""
 
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
+import signal
 import tempfile
+import threading
+from collections import Counter
 from pathlib import Path
 
-from nvr.eventlog.client import RemoteLog
-from nvr.eventlog.history import export_line
+import msgspec
+
+from nvr.domain.codec import decode_payload
+from nvr.domain.config import Config, ZoneEntry
+from nvr.domain.config_default import DEFAULT_TOML, default_config
+from nvr.domain.events import SegmentClosed
+from nvr.eventlog.lmdbstore import LmdbStore
 from nvr.eventlog.verify import verify_log
-from nvr.projections.runtime import Runner
-from nvr.projections.sqlite_store import SqliteSnapshotStore
-from nvr.projections.summary import LogSummary, SummaryProjection
-from nvr.sample import sample_day
+from nvr.run import System
+from nvr.sim.fleet import Fleet
+from nvr.sim.scene import BASE_HEIGHT, STAMP_BOX
+
+CAMERAS = 4
 
 
-def run_demo(data: Path | None, keep: bool = False) -> int:
+def run_demo(data: Path | None, *, seconds: float | None = None, keep: bool = False) -> int:
     own = data is None
     root = Path(tempfile.mkdtemp(prefix="vigil-demo-")) if data is None else data
-    print(f"Vigil demo: data in {root}")
-    appender = subprocess.Popen(
-        [sys.executable, "-m", "nvr", "--data", str(root), "appender"], stdout=subprocess.PIPE, text=True
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with Fleet(CAMERAS) as fleet:
+        urls = [(fleet.url(i, "main"), fleet.url(i, "sub")) for i in range(CAMERAS)]
+        config = with_stamp_masks(default_config(urls))
+        system = System(
+            config, base=root, source="embedded default", fmt="toml", raw=DEFAULT_TOML.encode()
+        )
+        print(f"Vigil demo: {CAMERAS} simulated cameras, data in {root}")
+        for i, (main, _) in enumerate(urls):
+            print(f"  {config.cameras[i].id:10} {config.cameras[i].recording_mode:11} {main}")
+        system.start()
+        print(
+            "recording; Ctrl-C stops" + (f" (or after {seconds:.0f} s)" if seconds else ""),
+            flush=True,
+        )
+        try:
+            ticks = 0
+            while not stop.wait(5.0):
+                ticks += 1
+                print(status(system.log.store), flush=True)
+                if seconds is not None and ticks * 5 >= seconds:
+                    break
+        finally:
+            system.close()
+    store = LmdbStore(system.log_dir)
+    report = verify_log(store)
+    print(status(store))
+    store.close()
+    print(f"log verify: ok={report.ok} events={report.events} head hash {report.head_hash[:16]}...")
+    if own and not keep:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0 if report.ok else 1
+
+
+def with_stamp_masks(config: Config) -> Config:
+    """Mask the simulated cameras' frame stamp, which changes every frame."""
+    x1, y1 = (STAMP_BOX[2] + 8) / 640, (STAMP_BOX[3] + 8) / BASE_HEIGHT
+    stamp = ZoneEntry(name="frame stamp", points=((0, 0), (x1, 0), (x1, y1), (0, y1)))
+    cameras = tuple(
+        msgspec.structs.replace(c, motion_masks=(*c.motion_masks, stamp)) for c in config.cameras
     )
-    try:
-        assert appender.stdout is not None
-        appender.stdout.readline()  # {"ready": true}
-        log = RemoteLog(root / "log")
-        positions = log.append(list(sample_day()))
-        print(f"appended {len(positions)} events through the appender (head {log.head()})\n")
-        for env in log.read(max(log.head() - 7, 1)):
-            print(export_line(env).decode())
-        proj = SummaryProjection()
-        store = SqliteSnapshotStore(root / "projections.sqlite", proj.name, proj.version, LogSummary)
-        runner = Runner(log, proj, store)
-        runner.catch_up()
-        print(f"\nlog summary at position {runner.position}:")
-        for tag, count in sorted(runner.state.by_type.items()):
-            print(f"  {tag:28} {count}")
-        report = verify_log(log.store)
-        print(f"\nverify: ok={report.ok} events={report.events} head hash {report.head_hash[:16]}...")
-        store.close()
-        log.close()
-        return 0 if report.ok else 1
-    finally:
-        appender.terminate()
-        appender.wait(10)
-        if own and not keep:
-            shutil.rmtree(root, ignore_errors=True)
+    return msgspec.structs.replace(config, cameras=cameras)
+
+
+def status(store: LmdbStore) -> str:
+    types: Counter[str] = Counter()
+    segments: Counter[str] = Counter()
+    written = 0
+    for env in store.read():
+        types[env.type] += 1
+        if env.type == "segment.closed":
+            seg = decode_payload(env)
+            assert isinstance(seg, SegmentClosed)
+            segments[seg.camera_id] += 1
+            written += seg.bytes
+    per_camera = " ".join(f"{c}:{n}" for c, n in sorted(segments.items()))
+    return (
+        f"events {sum(types.values())}, segments {sum(segments.values())} ({per_camera}), "
+        f"{written / 1e6:.1f} MB, motion {types['motion.started']}, "
+        f"recordings {types['recording.started']}, streams lost {types['stream.lost']}"
+    )

@@ -79,8 +79,15 @@ def test_reading_a_missing_log_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 1 and "no event log at" in done.stderr
 
 
-def test_demo_runs_and_verifies(tmp_path: Path) -> None:
-    done = nvr(tmp_path, "demo")
-    assert done.returncode == 0, done.stderr
-    assert "appended 41 events through the appender" in done.stdout
-    assert "verify: ok=True events=41" in done.stdout
+def test_demo_records_simulated_cameras(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "nvr", "--data", str(tmp_path), "demo", "--seconds", "12"],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "4 simulated cameras" in done.stdout
+    last = [line for line in done.stdout.splitlines() if line.startswith("events ")][-1]
+    segments = int(last.split("segments ")[1].split(" ")[0])
+    assert segments >= 4  # every camera recording (continuous, scheduled, or motion pre-roll)
+    assert "log verify: ok=True" in done.stdout
+    assert list((tmp_path / "recordings").rglob("*.mp4"))

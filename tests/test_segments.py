@@ -107,3 +107,19 @@ def test_segment_cut_by_kill_9_still_plays(clip: Path, tmp_path: Path) -> None:
     with av.open(str(path)) as c:
         frames = sum(1 for _ in c.decode(video=0))
     assert frames == len(pk)
+
+
+def test_the_same_packets_can_be_written_to_a_later_segment(clip: Path, tmp_path: Path) -> None:
+    """Guards against muxing rewriting a packet kept in the pre-roll buffer."""
+    events: list[Event] = []
+    with av.open(str(clip)) as inp:
+        stream = inp.streams.video[0]
+        kept = [p for p in inp.demux(stream) if p.size][:30]  # one GOP
+        for n in range(2):
+            writer = SegmentWriter(tmp_path / str(n), "cam", stream, segment_s=60, emit=events.append)
+            writer.anchor(T0, 0)
+            for packet in kept:
+                writer.write(packet)
+            writer.close()
+    a, b = (e for e in events if isinstance(e, SegmentClosed))
+    assert a.sha256 == b.sha256 and a.start_ns == b.start_ns

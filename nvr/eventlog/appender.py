@@ -141,10 +141,14 @@ class Appender:
                 return
 
     def _deliver(self, batch: list[_Pending], results: list[AppendResult], head: int) -> None:
+        # One write (one send) per producer per group, its answers in submission order.
+        answers: dict[asyncio.StreamWriter, list[bytes]] = {}
         for p, result in zip(batch, results, strict=True):
             if p.writer.is_closing():
                 continue
-            p.writer.write(wire.frame(_answer(p.id, result)))
+            answers.setdefault(p.writer, []).append(wire.frame(_answer(p.id, result)))
+        for writer, frames in answers.items():
+            writer.write(b"".join(frames))
         note = wire.frame(wire.Committed(head=head))
         for w in list(self._subscribers):
             if w.is_closing() or w.transport.get_write_buffer_size() > SLOW_SUBSCRIBER_BYTES:

@@ -57,6 +57,7 @@ class Sequencer:
         self._stream_version = stream_version
         self._stored_position = stored_position
         self._group_ids: dict[bytes, int] = {}
+        self._valid_streams: set[str] = set()  # stream ids already validated in this group
         self.records: list[NewRecord] = []
 
     def version(self, stream: str) -> int:
@@ -70,44 +71,52 @@ class Sequencer:
         local_versions: dict[str, int] = {}
         last_t = self.head.last_t
         seen: set[bytes] = set()
+        # The hot loop of every append: attribute lookups hoisted into locals.
+        group_ids, stored_position = self._group_ids, self._stored_position
+        valid_streams, decode_event = self._valid_streams, codec.decode_event
         for p in request:
-            if len(p.event_id) != 16 or p.event_id[6] >> 4 != 7:
+            event_id, stream = p.event_id, p.stream
+            if len(event_id) != 16 or event_id[6] >> 4 != 7:
                 raise InvalidAppend("event_id must be a UUIDv7 (16 bytes)")
-            known = self._group_ids.get(p.event_id)
+            known = group_ids.get(event_id)
             if known is None:
-                known = self._stored_position(p.event_id)
+                known = stored_position(event_id)
             if known is not None:
                 positions.append(known)
                 continue
-            if p.event_id in seen:
-                raise InvalidAppend(f"event id {p.event_id.hex()} twice in one append")
-            seen.add(p.event_id)
-            validate_stream_id(p.stream)
+            if event_id in seen:
+                raise InvalidAppend(f"event id {event_id.hex()} twice in one append")
+            seen.add(event_id)
+            if stream not in valid_streams:  # a pure check: once per stream per group
+                validate_stream_id(stream)
+                valid_streams.add(stream)
             try:
-                codec.decode_event(p.type, p.schema_version, p.payload)
+                decode_event(p.type, p.schema_version, p.payload)
             except EventDecodeError as exc:
                 raise InvalidAppend(str(exc)) from None
-            current = local_versions.get(p.stream)
+            current = local_versions.get(stream)
             if current is None:
-                current = self.version(p.stream)
+                current = self.version(stream)
             if p.expected_version is not None and p.expected_version != current:
-                raise WrongExpectedVersion(p.stream, p.expected_version, current)
+                raise WrongExpectedVersion(stream, p.expected_version, current)
             if p.recorded_at_ns is not None:
                 if p.recorded_at_ns < last_t:
                     raise InvalidAppend("imported recorded_at_ns goes back in time")
                 if p.recorded_at_ns > now_ns:
                     raise InvalidAppend("imported recorded_at_ns is ahead of the log's clock")
                 last_t = p.recorded_at_ns
-            else:
-                last_t = max(now_ns, last_t)
-            local_versions[p.stream] = current + 1
+            elif now_ns > last_t:
+                last_t = now_ns
+            local_versions[stream] = current + 1
             fresh.append((len(positions), p, current + 1, last_t))
             positions.append(0)
         # Every check passed: assign positions and build the records.
-        head = self.head
+        position, h = self.head.position, self.head.hash
+        encode, records = codec.encode, self.records
         for index, p, version, t in fresh:
+            position += 1
             env = Envelope(
-                position=head.position + 1,
+                position=position,
                 stream=p.stream,
                 stream_version=version,
                 event_id=p.event_id,
@@ -119,12 +128,12 @@ class Sequencer:
                 causation_id=p.causation_id,
                 correlation_id=p.correlation_id,
             )
-            body = codec.encode(env)
-            h = chain(head.hash, body)
-            head = Head(env.position, h, t)
-            self.records.append(NewRecord(env, h + body))
-            self._group_ids[p.event_id] = env.position
-            positions[index] = env.position
-        self.head = head
+            body = encode(env)
+            h = chain(h, body)
+            records.append(NewRecord(env, h + body))
+            group_ids[p.event_id] = position
+            positions[index] = position
+        if fresh:
+            self.head = Head(position, h, last_t)  # last_t: the time of the last fresh event
         self.versions.update(local_versions)
         return positions

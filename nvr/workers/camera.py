@@ -94,6 +94,8 @@ class CameraWorker:
             camera_id,
             root,
             mode=settings.recording_mode,
+            schedule=settings.schedule,
+            schedule_tz=settings.schedule_tz,
             pre_roll_s=settings.pre_roll_s,
             post_roll_s=settings.post_roll_s,
             segment_s=segment_s,
@@ -163,6 +165,10 @@ class CameraWorker:
                     self._analyse(source)
             except Lost as exc:
                 self._lost(kind, exc)
+            except Exception as exc:  # a bug or a broken file must not end the worker
+                log.exception("%s %s stream failed", self.camera_id, kind)
+                self._lost(kind, Lost("error", f"{type(exc).__name__}: {exc}"))
+                self._stop.wait(delay)
             finally:
                 source.close()
             if kind == "main":

@@ -8,14 +8,17 @@ post-roll), or an operator's manual or panic recording. Each start and stop is a
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import av
 
+from nvr.domain.config import WEEKDAYS, ScheduleWindow, in_schedule
 from nvr.domain.events import Event, RecordingStarted, RecordingStopped
 from nvr.domain.values import RECORDING_PRECEDENCE, RecordingMode, RecordingType
 from nvr.workers.segments import NS, SegmentWriter
@@ -35,6 +38,8 @@ class Recorder:
         root: Path,
         *,
         mode: RecordingMode,
+        schedule: tuple[ScheduleWindow, ...] = (),
+        schedule_tz: str = "UTC",
         pre_roll_s: float,
         post_roll_s: float,
         segment_s: float,
@@ -42,6 +47,8 @@ class Recorder:
     ) -> None:
         self.camera_id, self.root = camera_id, root
         self.mode = mode
+        self.schedule = schedule
+        self.tz = ZoneInfo(schedule_tz)
         self.pre_roll_ns = int(pre_roll_s * NS)
         self.post_roll_ns = int(post_roll_s * NS)
         self.segment_s = segment_s
@@ -120,9 +127,15 @@ class Recorder:
             reasons.append("continuous")
         if self.mode == "motion" and (self._motion_active or wall < self._motion_until):
             reasons.append("motion")
+        if self.mode == "scheduled" and self._scheduled(wall):
+            reasons.append("scheduled")
         if not reasons:
             return None
         return max(reasons, key=_precedence)
+
+    def _scheduled(self, wall: int) -> bool:
+        local = dt.datetime.fromtimestamp(wall / NS, self.tz)
+        return in_schedule(self.schedule, WEEKDAYS[local.weekday()], local.hour * 60 + local.minute)
 
     def _buffer(self, packet: Packet, wall: int) -> None:
         if packet.is_keyframe or not self._gops:

@@ -124,10 +124,16 @@ class SegmentWriter:
             return  # mid-GOP: wait for a keyframe
         if packet.is_keyframe:
             cur.keyframes_ns.append(wall)
+        # Muxing rewrites the packet's timestamps in place; the recorder may write the same
+        # packet again (pre-roll replay into a later segment), so restore them afterwards.
+        saved = (packet.pts, packet.dts, packet.time_base)
         packet.pts = pts - cur.start_pts
         packet.dts = (packet.dts - cur.start_pts) if packet.dts is not None else packet.pts
         packet.stream = cur.stream
-        cur.container.mux(packet)
+        try:
+            cur.container.mux(packet)
+        finally:
+            packet.pts, packet.dts, packet.time_base = saved
         cur.packets += 1
         self.bytes_written += packet.size
         duration = int(packet.duration or 0)

@@ -1,0 +1,73 @@
+"""`nvr run`: the whole recorder from one config (appender, camera workers, supervisor)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from pathlib import Path
+from typing import Literal
+
+from nvr.domain.config import Config
+from nvr.domain.config_changes import camera_settings, credentials_for, sync_events
+from nvr.eventlog.client import RemoteLog
+from nvr.projections.config import ConfigProjection
+from nvr.projections.runtime import fold
+from nvr.workers.emitter import Emitter
+from nvr.workers.processes import CameraJob
+from nvr.workers.supervisor import Supervisor, start_appender
+
+log = logging.getLogger(__name__)
+
+
+class System:
+    """A running recorder. `start()` returns once every process is up."""
+
+    def __init__(self, config: Config, *, base: Path, source: str, fmt: Literal["toml", "json"], raw: bytes) -> None:
+        self.config = config
+        system = config.system
+        self.data_dir = (base / system.data_dir).resolve()
+        self.storage_dir = (base / system.storage_dir).resolve()
+        self.log_dir = self.data_dir / "log"
+        self.source, self.fmt, self.sha256 = source, fmt, hashlib.sha256(raw).hexdigest()
+
+    def start(self) -> None:
+        self.storage_dir.mkdir(parents=True, exist_ok=True)
+        self.appender = start_appender(self.log_dir)
+        self.log = RemoteLog(self.log_dir)
+        self.emitter = Emitter(self.log, actor="supervisor")
+        self.supervisor = Supervisor(self.emitter)
+        appender = self.supervisor.add_appender(self.log_dir)
+        appender.proc = self.appender
+        appender.started_at = appender.last_beat = time.monotonic()
+        self._record_config()
+        for camera_id, settings in camera_settings(self.config).items():
+            cred = credentials_for(self.config, camera_id)
+            job = CameraJob(
+                camera_id=camera_id, settings=settings, storage_root=str(self.storage_dir),
+                log_dir=str(self.log_dir), segment_s=self.config.system.segment_length_s,
+                credentials=(cred.username, cred.password) if cred else None,
+            )  # fmt: skip
+            if settings.recording_mode != "off" or settings.sub_url:
+                self.supervisor.add_camera(job)
+
+    def _record_config(self) -> None:
+        """Append what changed since the configuration the log last accepted."""
+        proj = ConfigProjection()
+        view, _ = fold(proj, proj.initial(), self.log.read())
+        changes = sync_events(
+            view.cameras, view.sha256, self.config, source=self.source, fmt=self.fmt, sha256=self.sha256
+        )
+        for stream, event in changes:
+            self.emitter.emit(event, stream)
+        self.emitter.flush(30)
+
+    def run(self) -> None:
+        """Supervise until SIGTERM/SIGINT, then stop everything cleanly."""
+        self.supervisor.run(shutdown=False)
+        self.close()
+
+    def close(self) -> None:
+        self.supervisor.shutdown()
+        self.emitter.close()
+        self.log.close()

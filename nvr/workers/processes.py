@@ -1,0 +1,60 @@
+"""Entry points of the processes the supervisor starts (spawn start method: each opens
+its own log handles after it starts, never inheriting them)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import msgspec
+
+from nvr.domain.config import CameraSettings
+from nvr.eventlog.client import RemoteLog
+from nvr.workers.camera import CameraWorker
+from nvr.workers.emitter import Emitter
+
+HEARTBEAT_S = 1.0
+
+
+class CameraJob(msgspec.Struct, frozen=True, kw_only=True):
+    camera_id: str
+    settings: CameraSettings
+    storage_root: str
+    log_dir: str
+    segment_s: float
+    credentials: tuple[str, str] | None = None
+    read_timeout_s: float = 5.0
+
+
+def camera_main(job_bytes: bytes, heartbeat: Connection) -> None:
+    """Run one camera until SIGTERM; report statistics on `heartbeat` every second."""
+    job = msgspec.msgpack.decode(job_bytes, type=CameraJob)
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s camera/{job.camera_id} %(levelname)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    log = RemoteLog(job.log_dir)
+    emitter = Emitter(log, actor=f"worker/camera-{job.camera_id}")
+    worker = CameraWorker(
+        job.camera_id, job.settings, root=Path(job.storage_root), emitter=emitter,
+        segment_s=job.segment_s, read_timeout_s=job.read_timeout_s, credentials=job.credentials,
+    )  # fmt: skip
+    worker.start()
+    try:
+        while not stop.wait(HEARTBEAT_S):
+            heartbeat.send_bytes(msgspec.json.encode(worker.statistics()))
+    finally:
+        worker.stop()  # closes the open segment cleanly and reports it
+        emitter.flush(30)
+        emitter.close()
+        log.close()
+
+
+def appender_main(log_dir: str, ready: Connection) -> None:
+    from nvr.eventlog.appender import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s appender %(levelname)s %(message)s")
+    run(log_dir, ready=lambda: ready.send_bytes(b"ready"))

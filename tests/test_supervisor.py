@@ -1,0 +1,121 @@
+"""The supervisor with real processes: a camera worker killed with SIGKILL is restarted
+with backoff, every step is an event, and recording resumes; shutdown closes cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nvr.domain.codec import decode_payload
+from nvr.domain.config import parse_config
+from nvr.domain.events import (
+    CameraAdded,
+    ConfigImported,
+    Event,
+    RecordingStopped,
+    SegmentClosed,
+    SegmentOpened,
+    WorkerExited,
+    WorkerRestarted,
+    WorkerStarted,
+)
+from nvr.eventlog.lmdbstore import LmdbStore
+from nvr.eventlog.port import CaughtUp, subscribe
+from nvr.eventlog.verify import verify_log
+from nvr.run import System
+from nvr.sim.fleet import Fleet
+
+S = 1_000_000_000
+
+
+@pytest.fixture
+def fleet() -> Iterator[Fleet]:
+    with Fleet(1) as f:
+        yield f
+
+
+def config_text(fleet: Fleet) -> str:
+    return f"""
+[system]
+storage_dir = "recordings"
+data_dir = "data"
+segment_length_s = 2
+
+[[cameras]]
+id = "gate"
+main_url = "{fleet.url(0, "main", credentials=False)}"
+sub_url = "{fleet.url(0, "sub", credentials=False)}"
+recording_mode = "continuous"
+"""
+
+
+def wait_for(system: System, want: type[Event], after: int, timeout: float) -> tuple[int, Event]:
+    """The first event of type `want` after position `after` (waits on the log)."""
+    end = time.monotonic() + timeout
+    tag = want.__struct_config__.tag
+    while time.monotonic() < end:
+        for item in subscribe(system.log, after + 1, idle_timeout=0.5):
+            if isinstance(item, CaughtUp):
+                after = item.head
+                if time.monotonic() > end:
+                    break
+                continue
+            if item.type == tag:
+                return item.position, decode_payload(item)
+    raise AssertionError(f"no {want.__name__} within {timeout} s")
+
+
+def test_killed_worker_is_restarted_and_recording_resumes(fleet: Fleet, tmp_path: Path) -> None:
+    text = config_text(fleet)
+    system = System(parse_config(text), base=tmp_path, source="test.toml", fmt="toml", raw=text.encode())
+    system.start()
+    runner = threading.Thread(target=system.supervisor.run, kwargs={"shutdown": False})
+    runner.start()
+    try:
+        pos, first = wait_for(system, SegmentClosed, 0, 20)
+        child = system.supervisor.children["camera-gate"]
+        assert child.proc is not None and child.proc.pid is not None
+        os.kill(child.proc.pid, signal.SIGKILL)
+        killed_ns = time.time_ns()
+        pos, exited = wait_for(system, WorkerExited, pos, 10)
+        assert isinstance(exited, WorkerExited) and exited.signal == 9 and "signal 9" in exited.reason
+        pos, restarted = wait_for(system, WorkerRestarted, pos, 5)
+        assert isinstance(restarted, WorkerRestarted) and restarted.attempt == 1 and restarted.backoff_ms == 500
+        pos, _ = wait_for(system, WorkerStarted, pos, 10)
+        _, opened = wait_for(system, SegmentOpened, pos, 15)
+        assert isinstance(opened, SegmentOpened)
+        gap_s = (opened.start_ns - killed_ns) / S
+        assert gap_s <= 4.0, f"recording resumed {gap_s:.1f} s after the kill"
+    finally:
+        system.supervisor.stop()
+        runner.join(30)
+        system.close()
+    store = LmdbStore(system.log_dir)
+    assert verify_log(store).ok
+    events = [decode_payload(e) for e in store.read()]
+    store.close()
+    assert isinstance(events[0], ConfigImported) and isinstance(events[1], CameraAdded)
+    # A clean shutdown: the last segment closed, the recording stopped, the worker's exit recorded.
+    assert any(isinstance(e, RecordingStopped) and e.reason == "shutdown" for e in events)
+    assert isinstance(events[-1], WorkerExited) and events[-1].reason == "shutdown"
+    closed = [e for e in events if isinstance(e, SegmentClosed)]
+    assert all((system.storage_dir / c.path).exists() for c in closed)
+    assert first in closed
+
+
+def test_restarting_with_the_same_config_records_no_config_change(fleet: Fleet, tmp_path: Path) -> None:
+    text = config_text(fleet)
+    for _ in range(2):
+        system = System(parse_config(text), base=tmp_path, source="test.toml", fmt="toml", raw=text.encode())
+        system.start()
+        system.close()
+    store = LmdbStore(system.log_dir)
+    types = [e.type for e in store.read()]
+    store.close()
+    assert types.count("config.imported") == 1 and types.count("camera.added") == 1
