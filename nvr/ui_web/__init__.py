@@ -1,0 +1,1 @@
+"""The remote web UI (Starlette). Reads projections; emits commands as events."""
