@@ -9,6 +9,7 @@ post-roll), or an operator's manual or panic recording. Each start and stop is a
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -22,6 +23,9 @@ from nvr.domain.config import WEEKDAYS, ScheduleWindow, in_schedule
 from nvr.domain.events import Event, RecordingStarted, RecordingStopped
 from nvr.domain.values import RECORDING_PRECEDENCE, RecordingMode, RecordingType
 from nvr.workers.segments import NS, SegmentWriter
+
+STORAGE_RETRY_NS = NS  # after a failed write, look for free space once a second
+MIN_FREE_BYTES = 16 << 20  # and resume only with room for a few segments of a 4 Mbit/s camera
 
 Packet = Any  # av.Packet (PyAV's stubs make it generic over its stream type)
 
@@ -60,6 +64,9 @@ class Recorder:
         self._motion_active = False
         self._motion_until = 0
         self._manual: set[RecordingType] = set()
+        self._storage_error = ""
+        self._retry_at = 0
+        self.min_free_bytes = MIN_FREE_BYTES
         self._count = 0
 
     # -- inputs --------------------------------------------------------------------------
@@ -103,13 +110,18 @@ class Recorder:
                 if self._recording is not None:
                     self._stop(wall, "no reason to record")
                 return
-            if (
-                self._recording is None
-                or RECORDING_PRECEDENCE[wanted] > RECORDING_PRECEDENCE[self._recording[1]]
-            ):
-                self._start(wanted, wall)
-            else:
-                writer.write(packet)
+            if self._storage_error and not self._storage_back(wall):
+                return
+            try:
+                if (
+                    self._recording is None
+                    or RECORDING_PRECEDENCE[wanted] > RECORDING_PRECEDENCE[self._recording[1]]
+                ):
+                    self._start(wanted, wall)
+                else:
+                    writer.write(packet)
+            except OSError as exc:
+                self._storage_failed(exc, wall)
 
     def close(self, wall_ns: int, reason: str = "shutdown") -> None:
         with self._lock:
@@ -132,6 +144,25 @@ class Recorder:
         if not reasons:
             return None
         return max(reasons, key=_precedence)
+
+    def _storage_failed(self, exc: OSError, wall: int) -> None:
+        """A write failed (disk full, I/O error): keep what reached the disk, stop
+        recording with the reason, and wait for space before trying again."""
+        if self._writer is not None:
+            self._writer.close(end_ns=wall, clean=False)
+        self._storage_error = f"storage failed: {exc.strerror or exc}"
+        self._retry_at = wall + STORAGE_RETRY_NS
+        self._stop(wall, self._storage_error)
+
+    def _storage_back(self, wall: int) -> bool:
+        """Whether storage has room again (checked at most every STORAGE_RETRY_NS)."""
+        if wall < self._retry_at:
+            return False
+        self._retry_at = wall + STORAGE_RETRY_NS
+        if shutil.disk_usage(self.root).free < self.min_free_bytes:
+            return False
+        self._storage_error = ""
+        return True
 
     def _scheduled(self, wall: int) -> bool:
         local = dt.datetime.fromtimestamp(wall / NS, self.tz)

@@ -155,13 +155,22 @@ class SegmentWriter:
         return self.current
 
     def close(self, end_ns: int | None = None, *, clean: bool = True) -> None:
-        """Finish the open segment, make it durable, then report it."""
+        """Finish the open segment, make it durable, then report it.
+
+        `clean=False` abandons a segment whose writes failed (a full disk): what reached
+        the file stays playable up to its last complete fragment and is reported as such."""
         cur = self.current
         if cur is None:
             return
         self.current = None
-        cur.container.close()
-        fsync_file_and_dir(cur.path)
+        try:
+            cur.container.close()
+            fsync_file_and_dir(cur.path)
+        except OSError:
+            if clean:
+                raise
+        if not cur.path.exists():
+            return
         self.emit(
             SegmentClosed(
                 camera_id=self.camera_id,
