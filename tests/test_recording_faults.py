@@ -4,6 +4,7 @@ recording never re-encodes (slice bytes equal the camera's; ffprobe agrees on ti
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import time
@@ -128,7 +129,7 @@ def test_recording_keeps_the_cameras_bytes_and_timing(tmp_path: Path) -> None:
         assert abs(float(info["format"]["duration"]) * S - frames * FRAME_NS) <= FRAME_NS
         if seg.clean:
             assert abs((seg.end_ns - seg.start_ns) - frames * FRAME_NS) <= FRAME_NS
-    for a, b in zip(closed, closed[1:], strict=False):
+    for a, b in itertools.pairwise(closed):
         assert abs(b.start_ns - a.end_ns) <= FRAME_NS, "segments are continuous to within one frame"
 
 
