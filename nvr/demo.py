@@ -7,6 +7,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -46,11 +47,15 @@ def run_demo(data: Path | None, *, seconds: float | None = None, keep: bool = Fa
             flush=True,
         )
         try:
-            ticks = 0
-            while not stop.wait(5.0):
-                ticks += 1
-                print(status(system.log.store), flush=True)
-                if seconds is not None and ticks * 5 >= seconds:
+            started = time.monotonic()
+            last_status = started
+            while not stop.wait(0.2):
+                system.supervisor.check()  # heartbeats, restarts, stalls
+                now = time.monotonic()
+                if now - last_status >= 5.0:
+                    last_status = now
+                    print(status(system.log.store), flush=True)
+                if seconds is not None and now - started >= seconds:
                     break
         finally:
             system.close()

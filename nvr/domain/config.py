@@ -315,7 +315,7 @@ def check(config: Config) -> list[Problem]:
             c.bad(f"system.{field}", "must not be empty")
     c.timezone("system.timezone", s.timezone)
     c.port("system.web_port", s.web_port)
-    c.port("system.health_port", s.health_port)
+    c.port("system.health_port", s.health_port, any_free=True)
     if s.web_port is not None and s.web_port == s.health_port:
         c.bad("system.health_port", "must differ from web_port")
     for name, cred in config.credentials.items():
@@ -345,9 +345,10 @@ class _Checks:
         if not ((lo < value if lo_open else lo <= value) and value <= hi):  # NaN fails too
             self.bad(path, f"{value!r} is outside {'(' if lo_open else '['}{lo:g}, {hi:g}]")
 
-    def port(self, path: str, port: int | None) -> None:
-        if port is not None and not 1 <= port <= 65535:
-            self.bad(path, f"{port} is not a port (1-65535)")
+    def port(self, path: str, port: int | None, *, any_free: bool = False) -> None:
+        low = 0 if any_free else 1  # 0: any free port, chosen when the server binds
+        if port is not None and not low <= port <= 65535:
+            self.bad(path, f"{port} is not a port ({low}-65535)")
 
     def timezone(self, path: str, name: str) -> None:
         if not _TZ.fullmatch(name):

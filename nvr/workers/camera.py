@@ -9,6 +9,7 @@ is decoded, published to the shared-memory ring and analysed for motion at `moti
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from nvr.workers.recorder import Recorder
 log = logging.getLogger(__name__)
 BACKOFF_FIRST_S = 0.2
 BACKOFF_MAX_S = 1.0  # a camera back from a reboot is recording again within ~1 s
+_USERINFO = re.compile(r"://[^/@\s]+@")  # credentials in a URL quoted by an error message
 
 
 def with_credentials(url: str, credentials: tuple[str, str] | None) -> str:
@@ -68,6 +70,9 @@ class StreamState:
         self.packets = 0
         self.reconnects = 0
         self.last_error = ""
+        self.decoded = 0  # frames decoded (sub stream)
+        self.analysed = 0  # frames fed to motion detection (sub stream)
+        self.seen = (0, 0, 0)  # (monotonic_ns, packets, decoded) at the last statistics()
 
 
 class CameraWorker:
@@ -129,15 +134,33 @@ class CameraWorker:
             self._ring.close()
 
     def statistics(self) -> dict[str, Any]:
-        return {
-            kind: {
+        """Counters for the heartbeat. Rates (`fps_in` packets/s, `fps_out` frames decoded/s)
+        are over the time since the previous call, i.e. one heartbeat interval."""
+        now = self.clock.monotonic_ns()
+        streams: dict[str, dict[str, Any]] = {}
+        for kind, s in self.streams.items():
+            then, packets, decoded = s.seen
+            s.seen = (now, s.packets, s.decoded)
+            span_s = (now - then) / 1e9 if then else 0.0
+            lost = "lost" if s.lost_at_ns is not None else "connecting"
+            streams[kind] = {
+                "state": "connected" if s.connected else lost,
                 "connected": s.connected,
+                "fps_in": round((s.packets - packets) / span_s, 2) if span_s > 0 else 0.0,
+                "fps_out": round((s.decoded - decoded) / span_s, 2) if span_s > 0 else 0.0,
                 "packets": s.packets,
+                "frames_decoded": s.decoded,
+                "frames_analysed": s.analysed,
                 "reconnects": s.reconnects,
-                "last_error": s.last_error,
+                "last_error": _USERINFO.sub("://***@", s.last_error),
             }
-            for kind, s in self.streams.items()
-        } | {"recording": self.recorder.recording, "motion": self.detector.active}
+        return {
+            "camera": self.camera_id,
+            "streams": streams,
+            "bytes_written": self.recorder.bytes_written,
+            "recording": self.recorder.recording,
+            "motion": self.detector.active,
+        }
 
     # -- one stream ---------------------------------------------------------------------
 
@@ -236,12 +259,14 @@ class CameraWorker:
                 return
             state.packets += 1
             for frame in packet.decode():
+                state.decoded += 1
                 now = self.clock.now_ns()
                 if self.live_view:
                     self._publish(frame, now)
                 if now < next_ns:
                     continue
                 next_ns = now + every_ns
+                state.analysed += 1
                 y = frame.planes[0]
                 grey = np.frombuffer(memoryview(y), np.uint8).reshape(frame.height, y.line_size)[
                     :, : frame.width

@@ -3,7 +3,6 @@ its own log handles after it starts, never inheriting them)."""
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from multiprocessing.connection import Connection
@@ -15,6 +14,7 @@ from nvr.domain.config import CameraSettings
 from nvr.eventlog.client import RemoteLog
 from nvr.workers.camera import CameraWorker
 from nvr.workers.emitter import Emitter
+from nvr.workers.logs import setup_logging
 
 HEARTBEAT_S = 1.0
 
@@ -27,12 +27,13 @@ class CameraJob(msgspec.Struct, frozen=True, kw_only=True):
     segment_s: float
     credentials: tuple[str, str] | None = None
     read_timeout_s: float = 5.0
+    text_log_dir: str = ""  # JSON logs (config `system.log_dir`); "" = stderr only
 
 
 def camera_main(job_bytes: bytes, heartbeat: Connection) -> None:
     """Run one camera until SIGTERM; report statistics on `heartbeat` every second."""
     job = msgspec.msgpack.decode(job_bytes, type=CameraJob)
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s camera/{job.camera_id} %(levelname)s %(message)s")
+    setup_logging(Path(job.text_log_dir) if job.text_log_dir else None, f"camera-{job.camera_id}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -53,8 +54,9 @@ def camera_main(job_bytes: bytes, heartbeat: Connection) -> None:
         log.close()
 
 
-def appender_main(log_dir: str, ready: Connection) -> None:
+def appender_main(log_dir: str, text_log_dir: str, ready: Connection) -> None:
+    """Run the event-log appender in `log_dir`; JSON logs go to `text_log_dir` ("" = stderr)."""
     from nvr.eventlog.appender import run
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s appender %(levelname)s %(message)s")
+    setup_logging(Path(text_log_dir) if text_log_dir else None, "appender")
     run(log_dir, ready=lambda: ready.send_bytes(b"ready"))

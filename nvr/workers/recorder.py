@@ -66,6 +66,7 @@ class Recorder:
         self._manual: set[RecordingType] = set()
         self._storage_error = ""
         self._retry_at = 0
+        self._bytes_before = 0  # written by the writers of earlier connections
         self.min_free_bytes = MIN_FREE_BYTES
         self._count = 0
 
@@ -83,6 +84,8 @@ class Recorder:
     def stream_ended(self, wall_ns: int, reason: str) -> None:
         with self._lock:
             self._stop(wall_ns, reason)
+            if self._writer is not None:
+                self._bytes_before += self._writer.bytes_written
             self._writer = None
             self._gops.clear()
 
@@ -126,6 +129,12 @@ class Recorder:
     def close(self, wall_ns: int, reason: str = "shutdown") -> None:
         with self._lock:
             self._stop(wall_ns, reason)
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes of video written to segments since this recorder was made."""
+        writer = self._writer
+        return self._bytes_before + (writer.bytes_written if writer is not None else 0)
 
     @property
     def recording(self) -> RecordingType | None:

@@ -44,7 +44,8 @@ class Child:
         self.conn: Connection | None = None
         self.last_beat = 0.0
         self.started_at = 0.0
-        self.attempt = 0
+        self.attempt = 0  # restarts since it last ran healthily (sets the backoff)
+        self.restarts = 0  # restarts since the supervisor started (a counter)
         self.restart_at: float | None = None
         self.stats: dict[str, Any] = {}
         self.last_exit = ""
@@ -89,9 +90,10 @@ class Supervisor:
         self._start(child)
         return child
 
-    def add_appender(self, log_dir: Path) -> Child:
+    def add_appender(self, log_dir: Path, text_log_dir: Path | None = None) -> Child:
         """Supervise an appender already started by `start_appender` (restarted the same way)."""
-        child = Child("appender", "appender", processes.appender_main, (str(log_dir),), beats=False)
+        args = (str(log_dir), str(text_log_dir or ""))
+        child = Child("appender", "appender", processes.appender_main, args, beats=False)
         self.children[child.name] = child
         return child
 
@@ -129,6 +131,7 @@ class Supervisor:
         if now - child.started_at >= HEALTHY_AFTER_S:
             child.attempt = 0
         child.attempt += 1
+        child.restarts += 1
         backoff = min(BACKOFF_FIRST_S * 2 ** (child.attempt - 1), BACKOFF_MAX_S)
         child.restart_at = now + backoff
         self.emit(WorkerRestarted(worker=child.name, attempt=child.attempt, backoff_ms=int(backoff * 1000),
@@ -174,24 +177,31 @@ class Supervisor:
                 proc.join(5)
 
     def health(self) -> dict[str, Any]:
+        """Each worker's state and last statistics. Safe from another thread (the health
+        server): it reads a snapshot and replaces nothing."""
         now = time.monotonic()
         return {
             c.name: {
                 "kind": c.kind,
                 "state": "restarting" if c.restart_at is not None else "running",
                 "pid": c.proc.pid if c.proc else None,
-                "restarts": c.attempt,
-                "heartbeat_age_s": round(now - c.last_beat, 2),
+                "restarts": c.restarts,
+                "attempt": c.attempt,
+                "heartbeat_age_s": round(now - c.last_beat, 2) if c.beats else None,
+                "stalled": c.beats and now - c.last_beat > self.stall_s,
                 "stats": c.stats,
             }
-            for c in self.children.values()
+            for c in list(self.children.values())
         }
 
 
-def start_appender(log_dir: Path, timeout: float = 30.0) -> BaseProcess:
+def start_appender(
+    log_dir: Path, timeout: float = 30.0, *, text_log_dir: Path | None = None
+) -> BaseProcess:
     """The appender as a spawned child, returned once it listens."""
     ours, theirs = CTX.Pipe(duplex=False)
-    proc = CTX.Process(target=processes.appender_main, args=(str(log_dir), theirs), name="appender")
+    args = (str(log_dir), str(text_log_dir or ""), theirs)
+    proc = CTX.Process(target=processes.appender_main, args=args, name="appender")
     proc.start()
     theirs.close()
     if not ours.poll(timeout):
