@@ -190,3 +190,43 @@ def test_motion_recording_follows_the_scripted_motion(fleet: Fleet, tmp_path: Pa
     finally:
         worker.stop()
         emitter.flush(10)
+
+
+def test_live_frames_in_shared_memory_and_main_stream_on_demand(fleet: Fleet, tmp_path: Path) -> None:
+    from nvr.shm import FrameReader, RingUnavailable, ring_name
+
+    log = MemoryLog()
+    emitter = Emitter(log, actor="worker/live")
+    config = CameraSettings(name="live", main_url=fleet.url(0, "main", credentials=False),
+                            sub_url=fleet.url(0, "sub", credentials=False), recording_mode="off")  # fmt: skip
+    worker = CameraWorker("live", config, root=tmp_path, emitter=emitter, segment_s=2, read_timeout_s=2)
+    worker.start()
+    clock = SystemClock()
+
+    def open_ring(kind: str) -> FrameReader:
+        end = time.monotonic() + 10
+        while True:
+            try:
+                return FrameReader.open(ring_name("live", kind))
+            except RingUnavailable:
+                if time.monotonic() > end:
+                    raise
+                time.sleep(0.05)  # the ring appears when the stream connects: nothing to wait on
+
+    try:
+        sub = open_ring("sub")
+        assert sub.wait(5) and (frame := sub.latest()) is not None
+        assert (frame.geometry.width, frame.geometry.height) == (640, 360)
+        main = open_ring("main")
+        assert not main.wait(1.0), "nobody asked: the main stream is not decoded"
+        assert worker.streams["main"].decoded == 0
+        main.want(clock.monotonic_ns() + 4 * S)  # the full view asks for 4 s
+        assert main.wait(5) and (big := main.latest()) is not None
+        assert (big.geometry.width, big.geometry.height) == (1920, 1080)
+        decoded = worker.streams["main"].decoded
+        assert decoded > 0
+        sub.close()
+        main.close()
+    finally:
+        worker.stop()
+        emitter.flush(10)

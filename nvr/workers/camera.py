@@ -110,7 +110,7 @@ class CameraWorker:
         self.streams: dict[StreamKind, StreamState] = {"main": StreamState(), "sub": StreamState()}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._ring: FrameWriter | None = None
+        self._rings: dict[StreamKind, FrameWriter] = {}
 
     def emit(self, event: Event) -> None:
         self.emitter.emit(event, camera_stream(self.camera_id))
@@ -130,8 +130,8 @@ class CameraWorker:
         for t in self._threads:
             t.join(timeout)
         self.recorder.close(self.clock.now_ns(), "shutdown")
-        if self._ring is not None:
-            self._ring.close()
+        for ring in self._rings.values():
+            ring.close()
 
     def statistics(self) -> dict[str, Any]:
         """Counters for the heartbeat. Rates (`fps_in` packets/s, `fps_out` frames decoded/s)
@@ -241,6 +241,12 @@ class CameraWorker:
     def _record(self, source: StreamSource) -> None:
         state = self.streams["main"]
         started = False
+        decoding = False  # the main stream is decoded only while a reader asks (full view)
+        ring = (
+            self._ring("main", source.info.width, source.info.height, slots=2)
+            if self.live_view
+            else None
+        )
         for packet in source.packets():
             if self._stop.is_set():
                 return
@@ -249,6 +255,22 @@ class CameraWorker:
                 started = True
             state.packets += 1
             self.recorder.packet(packet)
+            if ring is not None and ring.wanted(self.clock.monotonic_ns()):
+                if decoding or packet.is_keyframe:  # (re)start decoding at a keyframe
+                    decoding = True
+                    self._decode_main(packet, ring)
+            else:
+                decoding = False
+
+    def _decode_main(self, packet: Any, ring: FrameWriter) -> None:
+        try:
+            frames = packet.decode()
+        except Exception:  # a damaged packet: the next keyframe repairs the picture
+            return
+        for frame in frames:
+            self.streams["main"].decoded += 1
+            if frame.format.name == "yuv420p":
+                ring.write_planes(frame.planes, self.clock.now_ns(), frame.pts)
 
     def _analyse(self, source: StreamSource) -> None:
         state = self.streams["sub"]
@@ -277,16 +299,26 @@ class CameraWorker:
                     self.emit(event)
 
     def _publish(self, frame: Any, now: int) -> None:
-        if self._ring is None or self._ring.geometry.width != frame.width:
-            if self._ring is not None:
-                self._ring.close()
-            try:
-                self._ring = FrameWriter.create(
-                    ring_name(self.camera_id, "sub"), frame.width, frame.height, "i420"
-                )
-            except RingBusy:
-                self.live_view = False
-                log.warning("another writer owns the live ring of %s", self.camera_id)
-                return
-        if frame.format.name == "yuv420p":
-            self._ring.write_planes(frame.planes, now, frame.pts)
+        ring = self._ring("sub", frame.width, frame.height) if self.live_view else None
+        if ring is not None and frame.format.name == "yuv420p":
+            ring.write_planes(frame.planes, now, frame.pts)
+
+    def _ring(
+        self, kind: StreamKind, width: int, height: int, slots: int = 4
+    ) -> FrameWriter | None:
+        """The stream's live ring, (re)made when the picture size changes."""
+        ring = self._rings.get(kind)
+        if ring is not None and (ring.geometry.width, ring.geometry.height) == (width, height):
+            return ring
+        if ring is not None:
+            ring.close()
+        try:
+            ring = self._rings[kind] = FrameWriter.create(
+                ring_name(self.camera_id, kind), width, height, "i420", slots=slots
+            )
+        except RingBusy:
+            log.warning("another writer owns the %s live ring of %s", kind, self.camera_id)
+            self._rings.pop(kind, None)
+            self.live_view = False  # do not retry on every frame
+            return None
+        return ring
