@@ -68,13 +68,16 @@ class StreamSource:
     """One open stream. Iterate `packets()`; it raises StreamLost when the stream ends."""
 
     def __init__(self, url: str, *, timeout_s: float = OPEN_TIMEOUT_S) -> None:
-        try:
-            self._container = av.open(url, options=open_options(timeout_s), timeout=timeout_s)
-        except Exception as exc:
-            raise classify(exc) from None
-        if not self._container.streams.video:
+        self._container = self._open(url, open_options(timeout_s), timeout_s, need_size=False)
+        if (
+            self._container.streams.video
+            and not self._container.streams.video[0].codec_context.width
+        ):
+            # The fast open found no picture size (parameter sets arrived late, seen under
+            # load): open again, probing the stream this once. A segment needs the size.
             self._container.close()
-            raise StreamLost("error", "no video stream")
+            slow = open_options(timeout_s) | {"probesize": "1000000", "analyzeduration": "2000000"}
+            self._container = self._open(url, slow, timeout_s, need_size=True)
         self.stream = self._container.streams.video[0]
         ctx = self.stream.codec_context
         rate = self.stream.average_rate or self.stream.guessed_rate or 0
@@ -82,6 +85,22 @@ class StreamSource:
             codec=ctx.name, width=ctx.width, height=ctx.height, fps=float(rate),
             time_base=Fraction(self.stream.time_base or Fraction(1, 90_000)),
         )  # fmt: skip
+
+    @staticmethod
+    def _open(
+        url: str, options: dict[str, str], timeout_s: float, *, need_size: bool
+    ) -> av.container.InputContainer:
+        try:
+            container = av.open(url, options=options, timeout=timeout_s)
+        except Exception as exc:
+            raise classify(exc) from None
+        if not container.streams.video:
+            container.close()
+            raise StreamLost("error", "no video stream")
+        if need_size and not container.streams.video[0].codec_context.width:
+            container.close()
+            raise StreamLost("decode-error", "the stream gives no picture size")
+        return container
 
     def packets(self) -> Iterator[av.Packet]:  # type: ignore[type-arg]
         try:
