@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import lmdb
+import machine
 import workload
 
 from nvr.eventlog.client import AppenderClient
@@ -115,18 +116,6 @@ def percentile(sorted_values: list[int], q: float) -> float:
     return float(sorted_values[rank - 1])
 
 
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds used so far by process `pid` (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_s() -> float:
-    """CPU seconds all cores spent busy so far (Linux /proc/stat: all but idle and iowait)."""
-    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
 @dataclass(frozen=True)
 class OursResult:
     events: int
@@ -163,7 +152,7 @@ def run_ours(
         for p in procs:
             p.start()
         barrier.wait(timeout=120)  # every producer has built its events and is ready
-        cpu_before, busy_before = process_cpu_s(appender.pid), machine_busy_s()
+        cpu_before, busy_before = machine.process_cpu_s(appender.pid), machine.busy_s()
         results: list[ProducerResult] = []
         while len(results) < producers:
             try:
@@ -171,8 +160,8 @@ def run_ours(
             except queue.Empty:
                 if any(p.exitcode not in (None, 0) for p in procs):
                     raise RuntimeError("a producer failed (see its traceback above)") from None
-        appender_cpu = process_cpu_s(appender.pid) - cpu_before
-        busy = machine_busy_s() - busy_before
+        appender_cpu = machine.process_cpu_s(appender.pid) - cpu_before
+        busy = machine.busy_s() - busy_before
         for p in procs:
             p.join()
     finally:
@@ -279,10 +268,11 @@ def main() -> int:
     )
     print()
     print(f"{'run':>3} {'ours ev/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'appender':>9} "
-          f"{'us/ev':>6} {'producers':>10} {'others':>7} {'raw ev/s':>9} {'ratio':>6}  verify")  # fmt: skip
+          f"{'us/ev':>6} {'producers':>10} {'others':>7} {'raw ev/s':>9} {'ratio':>6} {'probe':>6}  verify")  # fmt: skip
     runs: list[tuple[OursResult, float]] = []
     disturbed: list[int] = []
     for n in range(1, args.runs + 1):
+        probe = machine.cpu_probe_ms()
         tmp = Path(tempfile.mkdtemp(prefix="vigil-bench-append-", dir=args.dir))
         try:
             ours = run_ours(
@@ -301,7 +291,7 @@ def main() -> int:
             f"{n:>3} {ours.rate:>10,.0f} {percentile(lat, 50) / 1e6:>7.2f} {percentile(lat, 99) / 1e6:>7.2f} "
             f"{lat[-1] / 1e6:>7.2f} {ours.appender_cpu_s / ours.seconds:>9.0%} "
             f"{ours.appender_cpu_s / ours.events * 1e6:>6.1f} {ours.producers_cpu_s / ours.seconds:>10.0%} "
-            f"{others / ours.seconds:>7.0%} {raw_rate:>9,.0f} {ours.rate / raw_rate:>6.2f}  {ours.verify}"
+            f"{others / ours.seconds:>7.0%} {raw_rate:>9,.0f} {ours.rate / raw_rate:>6.2f} {probe:>6.1f}  {ours.verify}"
         )
 
     # Medians over the runs, each measure on its own; the ratio is of the two medians.
@@ -318,7 +308,8 @@ def main() -> int:
     print(
         f"medians of {len(runs)} runs. CPU during the timed phase, in shares of one core: appender "
         "(and its CPU us per event), the 8 producers together, and everything else on the machine "
-        "(others, incl. the kernel's work for them)"
+        "(others, incl. the kernel's work for them); probe: ms for a fixed Python loop just before "
+        "the run (machine speed; lower is faster)"
     )
     print(f"{'measure':<44}{'value':>12}{'target':>12}  result")
     rows = [

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import lmdb
+import machine
 import msgspec
 import workload
 
@@ -102,12 +103,6 @@ def our_rebuild(path: Path) -> int:
     return state.events
 
 
-def machine_busy_s() -> float:
-    """CPU seconds all cores spent busy so far (Linux /proc/stat: all but idle and iowait)."""
-    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
 def timed(
     fn: Callable[[Path], int], path: Path, expected: int, gc_mode: str
 ) -> tuple[float, float]:
@@ -116,11 +111,11 @@ def timed(
     gc.collect()
     if gc_mode == "off":
         gc.disable()
-    busy, cpu = machine_busy_s(), time.process_time()
+    busy, cpu = machine.busy_s(), time.process_time()
     start = time.perf_counter()
     n = fn(path)
     seconds = time.perf_counter() - start
-    others = max(0.0, machine_busy_s() - busy - (time.process_time() - cpu)) / seconds
+    others = max(0.0, machine.busy_s() - busy - (time.process_time() - cpu)) / seconds
     gc.enable()
     if n != expected:
         raise RuntimeError(f"{fn.__name__} saw {n} events, the log holds {expected}")
@@ -164,6 +159,7 @@ def main() -> int:
         gc.collect()
         if args.gc in ("freeze", "off"):
             gc.freeze()  # setup garbage and module objects out of every later collection
+        probe_before = machine.cpu_probe_ms()
         raw: list[float] = []
         ours: list[float] = []
         proj: list[float] = []
@@ -184,6 +180,8 @@ def main() -> int:
     }[args.gc]
     print(f"bench_replay  {time.strftime('%Y-%m-%d %H:%M')}  cores={os.cpu_count()}  python={sys.version.split()[0]}  "
           f"lmdb={lmdb.__version__}  msgspec={msgspec.__version__}  loadavg={os.getloadavg()[0]:.2f}")  # fmt: skip
+    print(f"cpu probe (ms for a fixed Python loop, lower is faster): {probe_before:.1f} before the passes, "
+          f"{machine.cpu_probe_ms():.1f} after")  # fmt: skip
     setup = f"appended {built:,} in {build_s:.1f} s (setup, not measured)" if built else "reused"
     print(
         f"log: {head:,} events (16 camera streams + user/worker streams), {size / 2**20:.0f} MiB used; {setup}"
