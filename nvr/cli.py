@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="record four simulated cameras with the embedded default")
     demo.add_argument("--keep", action="store_true", help="keep the demo data directory")
     demo.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    rec = sub.add_parser("record", help="start or stop a manual or panic recording")
+    rec.add_argument("state", choices=["on", "off"])
+    rec.add_argument("cameras", nargs="*", help="camera ids (default with --panic: every camera)")
+    rec.add_argument("--panic", action="store_true", help="panic recording (all cameras at once)")
+    rec.add_argument("--reason", default="")
     run = sub.add_parser("run", help="run the recorder from a configuration file")
     run.add_argument("--config", required=True, help="TOML file (or a legacy JSON camera list)")
 
@@ -69,7 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from nvr.demo import run_demo
 
-            return run_demo(data_dir(args) if args.data else None, seconds=args.seconds, keep=args.keep)
+            return run_demo(
+                data_dir(args) if args.data else None, seconds=args.seconds, keep=args.keep
+            )
+        if args.command == "record":
+            return record(args, log_dir(args))
         if args.command == "run":
             return run_config(Path(args.config))
         if args.command == "log":
@@ -86,6 +95,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     return 2
+
+
+def record(args: argparse.Namespace, path: Path) -> int:
+    import getpass
+
+    from nvr.clock import SystemClock
+    from nvr.control import request_recording
+    from nvr.eventlog.client import RemoteLog
+    from nvr.projections.config import ConfigProjection
+    from nvr.projections.runtime import fold
+
+    log = RemoteLog(path, deadline_s=10)
+    try:
+        cameras = list(args.cameras)
+        if not cameras and args.panic:
+            proj = ConfigProjection()
+            cameras = list(fold(proj, proj.initial(), log.read())[0].cameras)
+        if not cameras:
+            print("nvr: name the cameras (or use --panic for all)", file=sys.stderr)
+            return 2
+        positions = request_recording(
+            log, cameras, "panic" if args.panic else "manual", args.state == "on",
+            actor=f"cli/{getpass.getuser()}", now_ns=SystemClock().now_ns(), reason=args.reason,
+        )  # fmt: skip
+    finally:
+        log.close()
+    print_json({"requested": len(positions), "cameras": cameras})
+    return 0
 
 
 def run_config(path: Path) -> int:

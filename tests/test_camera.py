@@ -13,6 +13,7 @@ from nvr.domain.commands import (
     ConfigureCamera,
     RemoveCamera,
     RemovePreset,
+    RequestRecording,
     SavePreset,
     StartRecording,
     StopRecording,
@@ -77,6 +78,8 @@ def commands() -> st.SearchStrategy[CameraCommand]:
         st.builds(RemoveCamera, command_id=ids, actor=st.just("a"), camera_id=st.just("gate")),
         st.builds(StartRecording, command_id=ids, actor=st.just("a"), camera_id=st.just("gate"), recording_type=kinds),
         st.builds(StopRecording, command_id=ids, actor=st.just("a"), camera_id=st.just("gate"), recording_type=kinds),
+        st.builds(RequestRecording, command_id=ids, actor=st.just("op"), camera_id=st.just("gate"),
+                  recording_type=st.sampled_from(["manual", "panic"]), on=st.booleans()),
         st.builds(SavePreset, command_id=ids, actor=st.just("a"), camera_id=st.just("gate"),
                   preset_id=st.sampled_from(["p1", "p2"]), name=st.just("P"), position=st.just(pos)),
         st.builds(RemovePreset, command_id=ids, actor=st.just("a"), camera_id=st.just("gate"),
@@ -99,6 +102,7 @@ def test_invariants_hold_for_any_command_sequence(cmds: list[CameraCommand]) -> 
             history.append(event)
         assert state.recording is None or state.exists
         assert not (state.removed and state.exists)
+        assert not state.requested or state.exists  # requests end with the camera
     # The state is a function of the events alone: refolding them gives the same state.
     refolded = camera.initial("gate")
     for event in history:

@@ -119,3 +119,56 @@ def test_restarting_with_the_same_config_records_no_config_change(fleet: Fleet, 
     types = [e.type for e in store.read()]
     store.close()
     assert types.count("config.imported") == 1 and types.count("camera.added") == 1
+
+
+def test_manual_and_panic_recording_follow_operator_requests(tmp_path: Path) -> None:
+    from nvr.control import request_recording
+    from nvr.domain.events import RecordingRequested, RecordingStarted
+
+    with Fleet(2) as fleet:
+        cams = "".join(
+            f"""
+[[cameras]]
+id = "cam{i}"
+main_url = "{fleet.url(i, "main", credentials=False)}"
+sub_url = "{fleet.url(i, "sub", credentials=False)}"
+recording_mode = "off"
+"""
+            for i in range(2)
+        )
+        text = f'[system]\nstorage_dir = "rec"\ndata_dir = "data"\nsegment_length_s = 2\n{cams}'
+        system = System(parse_config(text), base=tmp_path, source="t.toml", fmt="toml", raw=text.encode())
+        system.start()
+        runner = threading.Thread(target=system.supervisor.run, kwargs={"shutdown": False})
+        runner.start()
+        try:
+            pos = system.log.head()
+            [p] = request_recording(system.log, ["cam0"], "manual", True, actor="operator", now_ns=time.time_ns())
+            asked = time.monotonic()
+            _, started = wait_for(system, RecordingStarted, p, 10)
+            assert isinstance(started, RecordingStarted) and started.recording_type == "manual"
+            assert time.monotonic() - asked < 2.0  # start within 2 s of the request
+            # Asking again changes nothing; stopping stops.
+            assert request_recording(system.log, ["cam0"], "manual", True, actor="operator", now_ns=0) == []
+            [p] = request_recording(system.log, ["cam0"], "manual", False, actor="operator", now_ns=0)
+            _, stopped = wait_for(system, RecordingStopped, p, 10)
+            assert isinstance(stopped, RecordingStopped) and stopped.recording_type == "manual"
+            # Panic: every camera, one atomic append.
+            panic = request_recording(system.log, ["cam0", "cam1"], "panic", True, actor="operator", now_ns=0)
+            assert len(panic) == 2 and panic[1] == panic[0] + 1
+            seen = set()
+            after = panic[-1]
+            while len(seen) < 2:
+                after, ev = wait_for(system, RecordingStarted, after, 10)
+                assert isinstance(ev, RecordingStarted) and ev.recording_type == "panic"
+                seen.add(ev.camera_id)
+        finally:
+            system.supervisor.stop()
+            runner.join(30)
+            system.close()
+    store = LmdbStore(system.log_dir)
+    events = [decode_payload(e) for e in store.read(pos + 1)]
+    actors = {e.actor for e in store.read(pos + 1) if e.type == "recording.requested"}
+    store.close()
+    assert actors == {"operator"}
+    assert sum(isinstance(e, RecordingRequested) for e in events) == 4

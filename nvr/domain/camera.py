@@ -15,6 +15,7 @@ from nvr.domain.commands import (
     ConfigureCamera,
     RemoveCamera,
     RemovePreset,
+    RequestRecording,
     SavePreset,
     StartRecording,
     StopRecording,
@@ -28,6 +29,7 @@ from nvr.domain.events import (
     Event,
     PresetRemoved,
     PresetSaved,
+    RecordingRequested,
     RecordingStarted,
     RecordingStopped,
 )
@@ -50,6 +52,8 @@ class CameraState(msgspec.Struct, frozen=True, kw_only=True):
     settings: CameraSettings | None = None
     recording: ActiveRecording | None = None
     presets: dict[str, tuple[str, PtzPosition]] = {}
+    requested: frozenset[RecordingType] = frozenset()
+    """Manual and panic recordings operators asked for and have not ended."""
 
 
 def initial(camera_id: str) -> CameraState:
@@ -64,13 +68,19 @@ def evolve(state: CameraState, event: Event) -> CameraState:
         case CameraConfigured(settings=s):
             return replace(state, settings=s)
         case CameraRemoved():
-            return replace(state, exists=False, removed=True, recording=None)
+            return replace(state, exists=False, removed=True, recording=None, requested=frozenset())
         case RecordingStarted(recording_id=rid, recording_type=rt, started_ns=t):
-            return replace(state, recording=ActiveRecording(recording_id=rid, recording_type=rt, started_ns=t))
+            return replace(
+                state, recording=ActiveRecording(recording_id=rid, recording_type=rt, started_ns=t)
+            )
         case RecordingStopped(recording_id=rid):
             if state.recording is not None and state.recording.recording_id == rid:
                 return replace(state, recording=None)
             return state
+        case RecordingRequested(recording_type=rt, on=on):
+            return replace(
+                state, requested=state.requested | {rt} if on else state.requested - {rt}
+            )
         case PresetSaved(preset_id=pid, name=name, position=pos):
             return replace(state, presets={**state.presets, pid: (name, pos)})
         case PresetRemoved(preset_id=pid):
@@ -107,7 +117,11 @@ def decide(state: CameraState, command: CameraCommand, now_ns: int) -> list[Even
         wanted = RECORDING_PRECEDENCE[command.recording_type]
         if current is not None and RECORDING_PRECEDENCE[current.recording_type] >= wanted:
             return []  # already recording at this precedence or higher
-        out = [] if current is None else [_stop(state, current, now_ns, f"superseded by {command.recording_type}")]
+        out = (
+            []
+            if current is None
+            else [_stop(state, current, now_ns, f"superseded by {command.recording_type}")]
+        )
         started = RecordingStarted(
             camera_id=cid,
             recording_id=f"{cid}:{command.command_id}",
@@ -120,10 +134,28 @@ def decide(state: CameraState, command: CameraCommand, now_ns: int) -> list[Even
         if current is None or current.recording_type != command.recording_type:
             raise Rejected(f"camera {cid!r} has no {command.recording_type} recording to stop")
         return [_stop(state, current, now_ns, command.reason or "stopped")]
+    if isinstance(command, RequestRecording):
+        kind = command.recording_type
+        if kind not in ("manual", "panic"):
+            raise Rejected(f"only manual and panic recordings are asked for; {kind} is automatic")
+        if (kind in state.requested) == command.on:
+            return []  # already so: asking twice changes nothing
+        return [
+            RecordingRequested(
+                camera_id=cid, recording_type=kind, on=command.on, reason=command.reason
+            )
+        ]
     if isinstance(command, SavePreset):
         if not (state.settings and state.settings.has_ptz):
             raise Rejected(f"camera {cid!r} has no PTZ")
-        return [PresetSaved(camera_id=cid, preset_id=command.preset_id, name=command.name, position=command.position)]
+        return [
+            PresetSaved(
+                camera_id=cid,
+                preset_id=command.preset_id,
+                name=command.name,
+                position=command.position,
+            )
+        ]
     if isinstance(command, RemovePreset):
         if command.preset_id not in state.presets:
             raise Rejected(f"camera {cid!r} has no preset {command.preset_id!r}")

@@ -41,6 +41,15 @@ class StopRecording(Command, tag="stop_recording", frozen=True, kw_only=True):
     reason: str = ""
 
 
+class RequestRecording(Command, tag="request_recording", frozen=True, kw_only=True):
+    """Ask the camera's recorder for (or to end) a manual or panic recording."""
+
+    camera_id: str
+    recording_type: RecordingType
+    on: bool
+    reason: str = ""
+
+
 class SavePreset(Command, tag="save_preset", frozen=True, kw_only=True):
     camera_id: str
     preset_id: str
@@ -54,5 +63,12 @@ class RemovePreset(Command, tag="remove_preset", frozen=True, kw_only=True):
 
 
 CameraCommand = (
-    AddCamera | ConfigureCamera | RemoveCamera | StartRecording | StopRecording | SavePreset | RemovePreset
+    AddCamera
+    | ConfigureCamera
+    | RemoveCamera
+    | StartRecording
+    | StopRecording
+    | RequestRecording
+    | SavePreset
+    | RemovePreset
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import select
 import socket
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -229,6 +230,8 @@ class RemoteLog:
         self.path = Path(log_dir)
         self.client = AppenderClient(log_dir, deadline_s=deadline_s)
         self._watcher = HeadWatcher(log_dir)
+        self._append_lock = threading.Lock()
+        self._watch_lock = threading.Lock()
         self._store: LmdbStore | None = None
 
     @property
@@ -238,7 +241,8 @@ class RemoteLog:
         return self._store
 
     def append(self, events: Sequence[Proposed]) -> list[int]:
-        return self.client.append(events)
+        with self._append_lock:  # one connection, shared by this process's threads
+            return self.client.append(events)
 
     def head(self) -> int:
         return self.store.head()
@@ -269,7 +273,10 @@ class RemoteLog:
             left = 1.0 if end is None else end - time.monotonic()
             if left <= 0:
                 return False
-            self._watcher.wait(min(left, 1.0))
+            with self._watch_lock:  # one subscription socket, one waiter at a time
+                if self.head() >= position:  # another waiter took the notice meanwhile
+                    return True
+                self._watcher.wait(min(left, 1.0))
 
     def close(self) -> None:
         self.client.close()

@@ -28,12 +28,14 @@ from nvr.domain.events import (
     StreamRecovered,
 )
 from nvr.domain.values import StreamKind, camera_stream
+from nvr.eventlog.port import EventLog
 from nvr.shm import FrameWriter, RingBusy, ring_name
 from nvr.workers.emitter import Emitter
 from nvr.workers.ingest import StreamLost as Lost
 from nvr.workers.ingest import StreamSource
 from nvr.workers.motion import MotionDetector, MotionParams
 from nvr.workers.recorder import Recorder
+from nvr.workers.requests import follow_requests
 
 log = logging.getLogger(__name__)
 BACKOFF_FIRST_S = 0.2
@@ -115,12 +117,21 @@ class CameraWorker:
     def emit(self, event: Event) -> None:
         self.emitter.emit(event, camera_stream(self.camera_id))
 
-    def start(self) -> None:
+    def start(self, requests_from: EventLog | None = None) -> None:
+        """Start both streams; with `requests_from`, follow operators' manual and panic
+        recording requests for this camera in that log."""
         kinds: list[StreamKind] = ["main", "sub"] if self.settings.sub_url else ["main"]
         for kind in kinds:
             t = threading.Thread(
                 target=self._run, args=(kind,), name=f"{self.camera_id}-{kind}", daemon=True
             )
+            t.start()
+            self._threads.append(t)
+        if requests_from is not None:
+            t = threading.Thread(
+                target=follow_requests, args=(requests_from, self.camera_id, self.recorder, self._stop),
+                name=f"{self.camera_id}-requests", daemon=True,
+            )  # fmt: skip
             t.start()
             self._threads.append(t)
 

@@ -43,7 +43,7 @@ def camera_main(job_bytes: bytes, heartbeat: Connection) -> None:
         job.camera_id, job.settings, root=Path(job.storage_root), emitter=emitter,
         segment_s=job.segment_s, read_timeout_s=job.read_timeout_s, credentials=job.credentials,
     )  # fmt: skip
-    worker.start()
+    worker.start(requests_from=log)
     try:
         while not stop.wait(HEARTBEAT_S):
             heartbeat.send_bytes(msgspec.json.encode(worker.statistics()))

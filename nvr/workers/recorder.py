@@ -116,10 +116,9 @@ class Recorder:
             if self._storage_error and not self._storage_back(wall):
                 return
             try:
-                if (
-                    self._recording is None
-                    or RECORDING_PRECEDENCE[wanted] > RECORDING_PRECEDENCE[self._recording[1]]
-                ):
+                if self._recording is None or wanted != self._recording[1]:
+                    # A new reason, or the strongest one changed (manual ended while
+                    # continuous goes on): the footage goes on, under the new reason.
                     self._start(wanted, wall)
                 else:
                     writer.write(packet)

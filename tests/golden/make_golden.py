@@ -15,12 +15,15 @@ from nvr.eventlog.memory import MemoryLog
 from tests.samples import sample_event
 
 
-def main(out: Path) -> None:
+def main(out: Path, only: set[str] | None = None) -> None:
+    """Write golden records of every type (or only the tags in `only`, for new types)."""
     if out.exists():
         sys.exit(f"{out} exists: golden files are never rewritten")
     log = MemoryLog()
     lines = []
     for i, cls in enumerate(EVENT_TYPES):
+        if only and cls.__struct_config__.tag not in only:
+            continue
         event = sample_event(cls)
         log.append([propose(event, stream=f"golden/{i}", actor="golden")])
         env = log.get(log.head())
@@ -34,4 +37,4 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), set(sys.argv[2:]) or None)

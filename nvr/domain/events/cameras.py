@@ -90,6 +90,16 @@ class SegmentDeleted(Event, tag="segment.deleted", frozen=True, kw_only=True):
     reason: str = ""
 
 
+class RecordingRequested(Event, tag="recording.requested", frozen=True, kw_only=True):
+    """An operator asked for a manual or panic recording (`on`) or for its end. The
+    camera's recorder acts on it and reports `recording.started` / `recording.stopped`."""
+
+    camera_id: str
+    recording_type: RecordingType
+    on: bool
+    reason: str = ""
+
+
 class RecordingStarted(Event, tag="recording.started", frozen=True, kw_only=True):
     camera_id: str
     recording_id: str
