@@ -9,6 +9,7 @@ from typing import Protocol
 import msgspec
 
 from nvr.domain.envelope import Envelope, Proposed
+from nvr.eventlog.errors import InvalidAppend
 
 
 class CaughtUp(msgspec.Struct, frozen=True):
@@ -71,7 +72,5 @@ def subscribe(
 
 
 def validate_stream_id(stream: str) -> None:
-    from nvr.eventlog.errors import InvalidAppend
-
     if not stream or "\x00" in stream or len(stream.encode()) > 400:
         raise InvalidAppend(f"bad stream id {stream!r}: 1 to 400 bytes, no NUL")
