@@ -191,6 +191,9 @@ class CameraWorker:
                 delay = min(delay * 2, BACKOFF_MAX_S)
                 continue
             delay = BACKOFF_FIRST_S
+            if self._stop.is_set():  # connected while shutting down: say nothing
+                source.close()
+                return
             self._connected(kind, source)
             try:
                 if kind == "main":
