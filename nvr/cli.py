@@ -139,7 +139,7 @@ def run_config(path: Path) -> int:
     system = System(config, base=path.resolve().parent, source=str(path), fmt=file.format,
                     raw=path.read_bytes())  # fmt: skip
     system.start()
-    system.run()
+    system.run(file)
     return 0
 
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Literal
 
 from nvr.domain.config import Config
-from nvr.domain.config_changes import camera_settings, credentials_for, sync_events
+from nvr.domain.config_changes import camera_settings, config_events, credentials_for, sync_events
 from nvr.eventlog.client import RemoteLog
 from nvr.projections.config import ConfigProjection
 from nvr.projections.runtime import fold
+from nvr.workers.configfile import ConfigFile
 from nvr.workers.emitter import Emitter
 from nvr.workers.health import HealthServer
 from nvr.workers.logs import setup_logging, stop_logging
@@ -25,7 +28,9 @@ log = logging.getLogger(__name__)
 class System:
     """A running recorder. `start()` returns once every process is up."""
 
-    def __init__(self, config: Config, *, base: Path, source: str, fmt: Literal["toml", "json"], raw: bytes) -> None:
+    def __init__(
+        self, config: Config, *, base: Path, source: str, fmt: Literal["toml", "json"], raw: bytes
+    ) -> None:
         self.config = config
         system = config.system
         self.data_dir = (base / system.data_dir).resolve()
@@ -33,6 +38,7 @@ class System:
         self.log_dir = self.data_dir / "log"  # the event log
         self.text_log_dir = (base / system.log_dir).resolve()  # JSON logs of every process
         self.health: HealthServer | None = None
+        self._config_mtime = 0
         self.source, self.fmt, self.sha256 = source, fmt, hashlib.sha256(raw).hexdigest()
 
     def start(self) -> None:
@@ -55,33 +61,95 @@ class System:
                 stop_logging()
                 raise
         self._record_config()
-        for camera_id, settings in camera_settings(self.config).items():
-            cred = credentials_for(self.config, camera_id)
-            job = CameraJob(
-                camera_id=camera_id, settings=settings, storage_root=str(self.storage_dir),
-                log_dir=str(self.log_dir), segment_s=self.config.system.segment_length_s,
-                credentials=(cred.username, cred.password) if cred else None,
-                text_log_dir=str(self.text_log_dir),
-            )  # fmt: skip
-            if settings.recording_mode != "off" or settings.sub_url:
-                self.supervisor.add_camera(job)
+        for job in self._jobs(self.config).values():
+            self.supervisor.add_camera(job)
         if self.health is not None:
             self.health.start()
+
+    def _jobs(self, config: Config) -> dict[str, CameraJob]:
+        """What each camera process is given (its credentials included), by camera id."""
+        jobs = {}
+        for camera_id, settings in camera_settings(config).items():
+            cred = credentials_for(config, camera_id)
+            if settings.recording_mode != "off" or settings.sub_url:
+                jobs[camera_id] = CameraJob(
+                    camera_id=camera_id, settings=settings, storage_root=str(self.storage_dir),
+                    log_dir=str(self.log_dir), segment_s=config.system.segment_length_s,
+                    credentials=(cred.username, cred.password) if cred else None,
+                    text_log_dir=str(self.text_log_dir),
+                )  # fmt: skip
+        return jobs
+
+    def apply(self, new: Config, *, source: str, sha256: str) -> list[str]:
+        """Switch to an accepted new configuration: record the change as events, then
+        restart exactly the cameras whose job changed, add new ones, stop removed ones.
+        Returns the ids of the cameras touched. (System settings apply at the next start.)"""
+        changes = config_events(self.config, new, source=source, fmt=self.fmt, sha256=sha256)
+        for stream, event in changes:
+            self.emitter.emit(event, stream)
+        self.emitter.flush(30)
+        old_jobs, new_jobs = self._jobs(self.config), self._jobs(new)
+        touched = sorted(
+            cid
+            for cid in old_jobs.keys() | new_jobs.keys()
+            if old_jobs.get(cid) != new_jobs.get(cid)
+        )
+        for cid in touched:
+            if cid in old_jobs:
+                self.supervisor.remove(f"camera-{cid}", "configuration changed")
+            if cid in new_jobs:
+                self.supervisor.add_camera(new_jobs[cid])
+        self.config, self.sha256 = new, sha256
+        return touched
+
+    def watch(self, file: ConfigFile) -> None:
+        """Apply `file` whenever it changes on disk and checks out; a bad edit is refused
+        with its reasons in the log and the running configuration stays."""
+        try:
+            mtime = file.path.stat().st_mtime_ns
+        except OSError:
+            return
+        if mtime == self._config_mtime:
+            return
+        self._config_mtime = mtime
+        error = file.reload()
+        if error is not None:
+            log.error("configuration %s refused, keeping the running one: %s", file.path, error)
+            return
+        if file.current is not None and file.current != self.config:
+            touched = self.apply(file.current, source=str(file.path), sha256=file.sha256)
+            log.info("configuration %s applied; cameras restarted: %s", file.path, touched)
 
     def _record_config(self) -> None:
         """Append what changed since the configuration the log last accepted."""
         proj = ConfigProjection()
         view, _ = fold(proj, proj.initial(), self.log.read())
         changes = sync_events(
-            view.cameras, view.sha256, self.config, source=self.source, fmt=self.fmt, sha256=self.sha256
+            view.cameras,
+            view.sha256,
+            self.config,
+            source=self.source,
+            fmt=self.fmt,
+            sha256=self.sha256,
         )
         for stream, event in changes:
             self.emitter.emit(event, stream)
         self.emitter.flush(30)
 
-    def run(self) -> None:
-        """Supervise until SIGTERM/SIGINT, then stop everything cleanly."""
-        self.supervisor.run(shutdown=False)
+    def run(
+        self, file: ConfigFile | None = None, poll_s: float = 0.2, reload_s: float = 2.0
+    ) -> None:
+        """Supervise until SIGTERM/SIGINT (or `supervisor.stop()`), applying changes to
+        `file` within `reload_s`, then stop everything cleanly."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: self.supervisor.stop())
+            signal.signal(signal.SIGINT, lambda *_: self.supervisor.stop())
+        next_reload = time.monotonic() + reload_s
+        while not self.supervisor.stopping.wait(poll_s):
+            self.supervisor.check()
+            if file is not None and time.monotonic() >= next_reload:
+                next_reload = time.monotonic() + reload_s
+                self.watch(file)
         self.close()
 
     def close(self) -> None:

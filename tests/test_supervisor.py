@@ -172,3 +172,55 @@ recording_mode = "off"
     store.close()
     assert actors == {"operator"}
     assert sum(isinstance(e, RecordingRequested) for e in events) == 4
+
+
+def test_config_edits_apply_while_running_and_bad_ones_change_nothing(tmp_path: Path) -> None:
+    from nvr.domain.events import CameraConfigured
+    from nvr.workers.configfile import ConfigFile
+
+    with Fleet(2) as fleet:
+
+        def camera(i: int, mode: str) -> str:
+            return f"""
+[[cameras]]
+id = "cam{i}"
+main_url = "{fleet.url(i, "main", credentials=False)}"
+sub_url = "{fleet.url(i, "sub", credentials=False)}"
+recording_mode = "{mode}"
+"""
+
+        head = '[system]\nstorage_dir = "rec"\ndata_dir = "data"\nsegment_length_s = 2\n'
+        path = tmp_path / "vigil.toml"
+        path.write_text(head + camera(0, "continuous"))
+        file = ConfigFile(path)
+        system = System(file.load(), base=tmp_path, source=str(path), fmt="toml", raw=path.read_bytes())
+        system.start()
+        runner = threading.Thread(target=system.run, args=(file,), kwargs={"reload_s": 0.5})
+        runner.start()
+        try:
+            pos, _ = wait_for(system, SegmentOpened, 0, 15)
+            path.write_text(head + camera(0, "continuous").replace("recording_mode", "recording_mood"))
+            end = time.monotonic() + 10
+            while file.last_error is None:  # the watcher has read the bad edit and refused it
+                assert time.monotonic() < end, "the bad edit was never read"
+                time.sleep(0.05)
+            assert "recording_mood" in str(file.last_error) and file.current == system.config
+            path.write_text(head + camera(0, "continuous") + camera(1, "continuous"))  # a good edit
+            edited = time.monotonic()
+            added_at, added = wait_for(system, CameraAdded, pos, 15)
+            assert isinstance(added, CameraAdded) and added.camera_id == "cam1"
+            _, started = wait_for(system, WorkerStarted, added_at, 15)
+            assert isinstance(started, WorkerStarted) and started.worker == "camera-cam1"
+            assert time.monotonic() - edited < 10, "applied within 10 s"
+            between = [e.type for e in system.log.read(pos + 1, added_at)]
+            assert "worker.exited" not in between  # the bad edit restarted nothing
+            # Changing a camera restarts that camera only.
+            path.write_text(head + camera(0, "motion") + camera(1, "continuous"))
+            changed_at, changed = wait_for(system, CameraConfigured, added_at, 15)
+            assert isinstance(changed, CameraConfigured) and changed.changed == ("recording_mode",)
+            _, exited = wait_for(system, WorkerExited, changed_at, 15)
+            assert isinstance(exited, WorkerExited) and exited.worker == "camera-cam0"
+            assert exited.reason == "configuration changed"
+        finally:
+            system.supervisor.stop()
+            runner.join(60)

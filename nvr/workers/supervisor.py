@@ -97,6 +97,15 @@ class Supervisor:
         self.children[child.name] = child
         return child
 
+    def remove(self, name: str, reason: str, timeout: float = 20.0) -> None:
+        """Stop one worker for good (SIGTERM: it closes its segment), recording why."""
+        child = self.children.pop(name, None)
+        if child is None or child.proc is None:
+            return
+        self._terminate([child], timeout)
+        self.emit(WorkerExited(worker=name, pid=child.proc.pid or 0, exit_code=child.proc.exitcode,
+                               signal=None, reason=reason), name)  # fmt: skip
+
     def _start(self, child: Child) -> None:
         pid = child.start()
         self.emit(WorkerStarted(worker=child.name, kind=child.kind, pid=pid), child.name)
