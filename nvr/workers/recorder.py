@@ -167,7 +167,10 @@ class Recorder:
         if wall < self._retry_at:
             return False
         self._retry_at = wall + STORAGE_RETRY_NS
-        if shutil.disk_usage(self.root).free < self.min_free_bytes:
+        try:
+            if shutil.disk_usage(self.root).free < self.min_free_bytes:
+                return False
+        except OSError:  # the storage itself is gone (unmounted): keep waiting
             return False
         self._storage_error = ""
         return True
