@@ -42,6 +42,7 @@ def run_demo(data: Path | None, *, seconds: float | None = None, keep: bool = Fa
         for i, (main, _) in enumerate(urls):
             print(f"  {config.cameras[i].id:10} {config.cameras[i].recording_mode:11} {main}")
         system.start()
+        counts = Status()
         print(
             "recording; Ctrl-C stops" + (f" (or after {seconds:.0f} s)" if seconds else ""),
             flush=True,
@@ -54,14 +55,14 @@ def run_demo(data: Path | None, *, seconds: float | None = None, keep: bool = Fa
                 now = time.monotonic()
                 if now - last_status >= 5.0:
                     last_status = now
-                    print(status(system.log.store), flush=True)
+                    print(counts.line(system.log.store), flush=True)
                 if seconds is not None and now - started >= seconds:
                     break
         finally:
             system.close()
     store = LmdbStore(system.log_dir)
     report = verify_log(store)
-    print(status(store))
+    print(counts.line(store))
     store.close()
     print(f"log verify: ok={report.ok} events={report.events} head hash {report.head_hash[:16]}...")
     if own and not keep:
@@ -79,20 +80,28 @@ def with_stamp_masks(config: Config) -> Config:
     return msgspec.structs.replace(config, cameras=cameras)
 
 
-def status(store: LmdbStore) -> str:
-    types: Counter[str] = Counter()
-    segments: Counter[str] = Counter()
-    written = 0
-    for env in store.read():
-        types[env.type] += 1
-        if env.type == "segment.closed":
-            seg = decode_payload(env)
-            assert isinstance(seg, SegmentClosed)
-            segments[seg.camera_id] += 1
-            written += seg.bytes
-    per_camera = " ".join(f"{c}:{n}" for c, n in sorted(segments.items()))
-    return (
-        f"events {sum(types.values())}, segments {sum(segments.values())} ({per_camera}), "
-        f"{written / 1e6:.1f} MB, motion {types['motion.started']}, "
-        f"recordings {types['recording.started']}, streams lost {types['stream.lost']}"
-    )
+class Status:
+    """Counts for the status line, folded from the log as it grows (each event read once)."""
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.types: Counter[str] = Counter()
+        self.segments: Counter[str] = Counter()
+        self.written = 0
+
+    def line(self, store: LmdbStore) -> str:
+        for env in store.read(self.position + 1):
+            self.position = env.position
+            self.types[env.type] += 1
+            if env.type == "segment.closed":
+                seg = decode_payload(env)
+                assert isinstance(seg, SegmentClosed)
+                self.segments[seg.camera_id] += 1
+                self.written += seg.bytes
+        per_camera = " ".join(f"{c}:{n}" for c, n in sorted(self.segments.items()))
+        types = self.types
+        return (
+            f"events {sum(types.values())}, segments {sum(self.segments.values())} ({per_camera}), "
+            f"{self.written / 1e6:.1f} MB, motion {types['motion.started']}, "
+            f"recordings {types['recording.started']}, streams lost {types['stream.lost']}"
+        )

@@ -13,6 +13,7 @@ from nvr.eventlog.client import RemoteLog
 from nvr.eventlog.local import LmdbLog
 from nvr.eventlog.memory import MemoryLog
 from nvr.eventlog.port import EventLog
+from nvr.sim.fleet import Fleet
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,6 +31,13 @@ def start_appender(data: Path) -> subprocess.Popen[str]:
         proc.kill()
         raise RuntimeError(f"appender did not start: {line!r}")
     return proc
+
+
+@pytest.fixture
+def fleet() -> Iterator[Fleet]:
+    """One simulated camera on 127.0.0.1 (nvr/sim)."""
+    with Fleet(1) as f:
+        yield f
 
 
 @pytest.fixture(params=["memory", "lmdb", "remote"])

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import av
-import pytest
 
 from nvr.clock import SystemClock
 from nvr.domain.codec import decode_payload
@@ -52,6 +51,7 @@ class Watch:
     """Reads a worker's events in order, waiting on the log (no sleeps)."""
 
     def __init__(self, log: MemoryLog) -> None:
+        self.log = log
         self.items: Iterator[object] = subscribe(log, 1, idle_timeout=0.2)
         self.seen: list[Event] = []
 
@@ -61,7 +61,7 @@ class Watch:
         while time.monotonic() < end:
             item = next(self.items, None)
             if item is None:  # idle timeout: subscribe again from where we are
-                self.items = subscribe(self._log, len(self.seen) + 1, idle_timeout=0.2)
+                self.items = subscribe(self.log, len(self.seen) + 1, idle_timeout=0.2)
                 continue
             if isinstance(item, CaughtUp):
                 continue
@@ -72,12 +72,6 @@ class Watch:
         raise AssertionError(
             f"no matching event within {timeout} s; saw {[type(e).__name__ for e in self.seen]}"
         )
-
-
-@pytest.fixture
-def fleet() -> Iterator[Fleet]:
-    with Fleet(1) as f:
-        yield f
 
 
 def start_worker(
@@ -94,7 +88,6 @@ def start_worker(
     )
     worker.start()
     watch = Watch(log)
-    watch._log = log  # type: ignore[attr-defined]
     return worker, log, emitter, watch
 
 

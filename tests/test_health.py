@@ -118,12 +118,6 @@ def test_degraded_when_a_stream_is_lost_and_unknown_paths_404() -> None:
         server.close()
 
 
-@pytest.fixture
-def fleet() -> Iterator[Fleet]:
-    with Fleet(1) as f:
-        yield f
-
-
 def config_text(fleet: Fleet) -> str:
     return f"""
 [system]

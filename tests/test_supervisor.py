@@ -7,10 +7,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from nvr.domain.codec import decode_payload
 from nvr.domain.config import parse_config
@@ -32,12 +29,6 @@ from nvr.run import System
 from nvr.sim.fleet import Fleet
 
 S = 1_000_000_000
-
-
-@pytest.fixture
-def fleet() -> Iterator[Fleet]:
-    with Fleet(1) as f:
-        yield f
 
 
 def config_text(fleet: Fleet) -> str:
