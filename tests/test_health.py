@@ -155,6 +155,9 @@ def recording(doc: dict[str, Any]) -> bool:
     return (
         doc["status"] == "ok"
         and all(streams.get(k, {}).get("fps_in", 0) > 0 for k in ("main", "sub"))
+        # The sub stream is decoded from its first keyframe on: wait for a heartbeat that
+        # has counted decoded frames, not only packets.
+        and streams.get("sub", {}).get("fps_out", 0) > 0
         and stats.get("bytes_written", 0) > 0
     )
 
