@@ -28,7 +28,10 @@ def run(args: argparse.Namespace, path: Path) -> int:
         print_json(store.stats())
     elif cmd == "show":
         if not 1 <= args.position <= store.head():
-            print(f"nvr: no event at position {args.position} (head is {store.head()})", file=sys.stderr)
+            print(
+                f"nvr: no event at position {args.position} (head is {store.head()})",
+                file=sys.stderr,
+            )
             return 1
         sys.stdout.write(history.export_line(store.get(args.position)).decode() + "\n")
     elif cmd == "tail":
@@ -101,7 +104,10 @@ def import_history(path: Path, source: str) -> int:
         if batch:
             flush()
     except history.HistoryError as exc:
-        print(f"nvr: {exc} (nothing after the last full batch of {IMPORT_BATCH} was imported)", file=sys.stderr)
+        print(
+            f"nvr: {exc} (nothing after the last full batch of {IMPORT_BATCH} was imported)",
+            file=sys.stderr,
+        )
         return 1
     finally:
         log.close()

@@ -71,7 +71,9 @@ def _facts() -> Iterator[tuple[int, Event, str, str]]:
     yield ev(ConfigImported(source="vigil.toml", format="toml", sha256="0" * 64, cameras=tuple(cams)),
              "system/config", "admin", t + S)  # fmt: skip
     for i, (cid, settings) in enumerate(cams.items()):
-        yield ev(CameraAdded(camera_id=cid, settings=settings), f"camera/{cid}", "admin", t + 2 * S + i)
+        yield ev(
+            CameraAdded(camera_id=cid, settings=settings), f"camera/{cid}", "admin", t + 2 * S + i
+        )
         yield ev(WorkerStarted(worker=f"camera-{cid}", kind="camera", pid=1000 + i),
                  f"worker/camera-{cid}", "supervisor", t + 3 * S + i)  # fmt: skip
         for kind, (w, h) in (("main", (1920, 1080)), ("sub", (640, 360))):
@@ -118,7 +120,12 @@ def _facts() -> Iterator[tuple[int, Event, str, str]]:
                          position=PtzPosition(pan=0.25, tilt=-0.1, zoom=0.5)),
              "camera/gate", "admin", t + 80 * S)  # fmt: skip
     yield ev(LayoutChanged(ui_session="desk-1", layout="2x2"), "ui/desk-1", "operator", t + 90 * S)
-    yield ev(TileAssigned(ui_session="desk-1", tile=0, camera_id="gate"), "ui/desk-1", "operator", t + 91 * S)
+    yield ev(
+        TileAssigned(ui_session="desk-1", tile=0, camera_id="gate"),
+        "ui/desk-1",
+        "operator",
+        t + 91 * S,
+    )
     yield ev(RecordingStarted(camera_id="gate", recording_id="rec-gate-2", recording_type="manual",
                               started_ns=t + 100 * S), "camera/gate", "operator", t + 100 * S)  # fmt: skip
     yield ev(RecordingStopped(camera_id="gate", recording_id="rec-gate-2", recording_type="manual",

@@ -105,7 +105,9 @@ def decode_event(
     except (msgspec.DecodeError, ValueError) as exc:
         raise EventDecodeError(position, f"{tag} v{version}: {exc}") from None
     if type(event) is not cls:
-        raise EventDecodeError(position, f"envelope says {tag!r}, payload is {tag_of(type(event))!r}")
+        raise EventDecodeError(
+            position, f"envelope says {tag!r}, payload is {tag_of(type(event))!r}"
+        )
     return event
 
 

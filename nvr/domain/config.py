@@ -50,6 +50,7 @@ class CameraSettings(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     brightness (0.1 is about 25 grey levels); `motion_min_area` the smallest moving region,
     as a fraction of the picture. `retention_days` applies to every recording type not in
     `retention_days_by_type` (sorted by type). `schedule` is used by the `scheduled` mode.
+    `retention_max_bytes` caps the camera's footage on disk (0: no cap).
     """
 
     name: str
@@ -71,6 +72,7 @@ class CameraSettings(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     schedule_tz: str = "UTC"
     retention_days_by_type: tuple[tuple[RecordingType, int], ...] = ()
     onvif_port: int | None = None
+    retention_max_bytes: int = 0
 
 
 def in_schedule(windows: Sequence[ScheduleWindow], weekday: Weekday, minute: int) -> bool:
@@ -131,6 +133,7 @@ class CameraEntry(_FileStruct, frozen=True, kw_only=True):
     motion_masks: tuple[ZoneEntry, ...] = ()
     retention_days: int = 30
     retention_days_by_type: dict[RecordingType, int] = {}
+    retention_max_gib: float = 0.0
     has_ptz: bool = False
     onvif_port: int | None = None
 
@@ -378,6 +381,7 @@ class _Checks:
         self.within(f"{p}.retention_days", cam.retention_days, 1, 36500)
         for kind, days in cam.retention_days_by_type.items():
             self.within(f"{p}.retention_days_by_type.{kind}", days, 1, 36500)
+        self.within(f"{p}.retention_max_gib", cam.retention_max_gib, 0, 1e6)
         self.port(f"{p}.onvif_port", cam.onvif_port)
         if cam.timezone:
             self.timezone(f"{p}.timezone", cam.timezone)

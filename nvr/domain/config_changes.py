@@ -20,6 +20,7 @@ from nvr.domain.config import (
 from nvr.domain.events import Event
 from nvr.domain.events.cameras import CameraAdded, CameraConfigured, CameraRemoved
 from nvr.domain.events.system import ConfigImported
+from nvr.domain.retention import CameraRetention, RetentionPolicy
 from nvr.domain.values import CONFIG_STREAM, Zone, camera_stream
 
 
@@ -53,6 +54,22 @@ def settings_of(cam: CameraEntry, system: SystemSection) -> CameraSettings:
         schedule_tz=(cam.timezone or system.timezone) if windows else "UTC",
         retention_days_by_type=tuple(sorted(cam.retention_days_by_type.items())),
         onvif_port=cam.onvif_port,
+        retention_max_bytes=int(cam.retention_max_gib * 2**30),
+    )
+
+
+def retention_policy(config: Config) -> RetentionPolicy:
+    """The retention rules a config file sets: per camera, and the system's free-space floor."""
+    cameras = {
+        cam.id: CameraRetention(
+            days=cam.retention_days,
+            days_by_type=tuple(sorted(cam.retention_days_by_type.items())),
+            max_bytes=int(cam.retention_max_gib * 2**30),
+        )
+        for cam in config.cameras
+    }
+    return RetentionPolicy(
+        cameras=tuple(sorted(cameras.items())), floor_bytes=config.system.min_free_bytes
     )
 
 

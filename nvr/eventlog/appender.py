@@ -59,7 +59,11 @@ class Appender:
         self.failure: BaseException | None = None
 
     def statistics(self) -> dict[str, Any]:
-        return {"groups": self.groups, "requests_pending": len(self._pending), "events": self.events}
+        return {
+            "groups": self.groups,
+            "requests_pending": len(self._pending),
+            "events": self.events,
+        }
 
     async def serve(self, ready: Callable[[], None] | None = None) -> None:
         """Serve until `stop()`; pending appends are committed and answered before return."""
@@ -96,7 +100,9 @@ class Appender:
                 try:
                     msg = wire.to_appender.decode(body)
                 except msgspec.DecodeError as exc:
-                    writer.write(wire.frame(wire.Refused(id=0, kind="InvalidAppend", message=str(exc))))
+                    writer.write(
+                        wire.frame(wire.Refused(id=0, kind="InvalidAppend", message=str(exc)))
+                    )
                     return
                 if isinstance(msg, wire.Append):
                     with self._pending_lock:
@@ -170,7 +176,9 @@ def _answer(req_id: int, result: AppendResult) -> wire.Appended | wire.Refused:
     return wire.Refused(id=req_id, kind=type(result).__name__, message=str(result))
 
 
-def run(path: str | os.PathLike[str], *, ready: Callable[[], None] | None = None, **kw: Any) -> None:
+def run(
+    path: str | os.PathLike[str], *, ready: Callable[[], None] | None = None, **kw: Any
+) -> None:
     """Run an appender in this process until SIGTERM or SIGINT."""
 
     async def main() -> None:

@@ -84,7 +84,9 @@ class AppenderClient:
             left = deadline - time.monotonic()
             if left <= 0:
                 self._drop()
-                raise errors.AppenderUnavailable(f"no answer from the appender within {self.deadline_s:.0f} s")
+                raise errors.AppenderUnavailable(
+                    f"no answer from the appender within {self.deadline_s:.0f} s"
+                )
             try:
                 sock = self._connected(deadline)
                 sock.settimeout(left)
@@ -101,7 +103,9 @@ class AppenderClient:
                 # or it would be resent, and refused, on every reconnect from now on.
                 bad = _undecodable(self._unacked) if isinstance(msg, wire.Refused) else None
                 if bad is None:
-                    raise errors.InvalidAppend(f"the appender refused the connection: {getattr(msg, 'message', msg)}")
+                    raise errors.InvalidAppend(
+                        f"the appender refused the connection: {getattr(msg, 'message', msg)}"
+                    )
                 rid = bad
             self._unacked.pop(rid, None)
             if isinstance(msg, wire.Appended):

@@ -206,7 +206,9 @@ class LmdbStore:
     def read(self, start: int = 1, stop: int | None = None) -> Iterator[Envelope]:
         if stop is None:
             stop = self.head() + 1
-        for chunk in self._chunks(start, stop):  # chunks, not read_raw: one generator less per event
+        for chunk in self._chunks(
+            start, stop
+        ):  # chunks, not read_raw: one generator less per event
             for pos, value in chunk:
                 yield decode_record(value, pos)
 
@@ -326,7 +328,9 @@ class LmdbStore:
         counts = self.stats()
         for name in ("ids_index", "streams_index", "time_index"):
             if counts[name] != counts["events"]:
-                return counts["events"], f"{name} holds {counts[name]} entries for {counts['events']} events"
+                return counts[
+                    "events"
+                ], f"{name} holds {counts[name]} entries for {counts['events']} events"
         return None
 
     # -- writing (the owner process only) ----------------------------------------------
@@ -431,4 +435,3 @@ def _io_error(exc: lmdb.Error) -> LogError:
     if "No space" in text or "Disk quota" in text or f"errno {errno.ENOSPC}" in text:
         return LogFull(f"disk full, nothing written: {text}")
     return LogError(f"event log write failed, nothing written: {text}")
-

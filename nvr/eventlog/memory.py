@@ -24,9 +24,7 @@ class MemoryLog:
 
     def append(self, events: Sequence[Proposed]) -> list[int]:
         with self._cond:
-            seq = Sequencer(
-                self._head, lambda s: len(self._streams.get(s, ())), self._ids.get
-            )
+            seq = Sequencer(self._head, lambda s: len(self._streams.get(s, ())), self._ids.get)
             positions = seq.plan(events, self._clock.now_ns())
             for rec in seq.records:
                 self._values.append(rec.value)

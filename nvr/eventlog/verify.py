@@ -51,7 +51,10 @@ def verify_records(records: Iterable[tuple[int, bytes]], head: Head) -> Report:
                 return bad(position, "recorded_at_ns goes back in time")
             version = versions.get(env.stream, 0) + 1
             if env.stream_version != version:
-                return bad(position, f"stream {env.stream!r} version {env.stream_version}, expected {version}")
+                return bad(
+                    position,
+                    f"stream {env.stream!r} version {env.stream_version}, expected {version}",
+                )
             decode_payload(env)
             versions[env.stream] = version
             prev_hash, last_t = value[:HASH_SIZE], env.recorded_at_ns

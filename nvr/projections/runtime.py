@@ -100,7 +100,9 @@ class Runner(Generic[S]):
         head = self.log.head()
         while self.position < head:
             stop = min(head, self.position + self.commit_every) + 1
-            self.state, last = fold(self.projection, self.state, self.log.read(self.position + 1, stop))
+            self.state, last = fold(
+                self.projection, self.state, self.log.read(self.position + 1, stop)
+            )
             if last == 0:
                 break
             self.position = last

@@ -56,4 +56,3 @@ class SqliteSnapshotStore(Generic[S]):
 
     def close(self) -> None:
         self._db.close()
-

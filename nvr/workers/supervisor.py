@@ -36,7 +36,13 @@ class Child:
     """One supervised process. `target(*args, heartbeat_conn)` is its entry point."""
 
     def __init__(
-        self, name: str, kind: str, target: Callable[..., None], args: tuple[Any, ...], *, beats: bool = True
+        self,
+        name: str,
+        kind: str,
+        target: Callable[..., None],
+        args: tuple[Any, ...],
+        *,
+        beats: bool = True,
     ) -> None:
         self.name, self.kind, self.target, self.args = name, kind, target, args
         self.beats = beats  # False: watched for exit only (the appender)
@@ -52,7 +58,9 @@ class Child:
 
     def start(self) -> int:
         ours, theirs = CTX.Pipe(duplex=False)
-        self.proc = CTX.Process(target=self.target, args=(*self.args, theirs), name=self.name, daemon=False)
+        self.proc = CTX.Process(
+            target=self.target, args=(*self.args, theirs), name=self.name, daemon=False
+        )
         self.proc.start()
         theirs.close()
         self.conn = ours
@@ -74,7 +82,9 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, emitter: Emitter, *, clock: Clock | None = None, stall_s: float = STALL_S) -> None:
+    def __init__(
+        self, emitter: Emitter, *, clock: Clock | None = None, stall_s: float = STALL_S
+    ) -> None:
         self.emitter = emitter
         self.clock = clock or SystemClock()
         self.stall_s = stall_s
@@ -85,7 +95,12 @@ class Supervisor:
         self.emitter.emit(event, worker_stream(worker))
 
     def add_camera(self, job: processes.CameraJob) -> Child:
-        child = Child(f"camera-{job.camera_id}", "camera", processes.camera_main, (msgspec.msgpack.encode(job),))
+        child = Child(
+            f"camera-{job.camera_id}",
+            "camera",
+            processes.camera_main,
+            (msgspec.msgpack.encode(job),),
+        )
         self.children[child.name] = child
         self._start(child)
         return child
@@ -133,7 +148,9 @@ class Supervisor:
         assert proc is not None
         code = proc.exitcode
         sig = -code if code is not None and code < 0 else None
-        reason = child.last_exit or (f"killed by signal {sig}" if sig else f"exited with code {code}")
+        reason = child.last_exit or (
+            f"killed by signal {sig}" if sig else f"exited with code {code}"
+        )
         child.last_exit = ""
         self.emit(WorkerExited(worker=child.name, pid=proc.pid or 0, exit_code=None if sig else code,
                                signal=sig, reason=reason), child.name)  # fmt: skip

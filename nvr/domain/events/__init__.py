@@ -9,6 +9,8 @@ from nvr.domain.events.cameras import (
     CameraAdded,
     CameraConfigured,
     CameraRemoved,
+    FootageProtected,
+    FootageUnprotected,
     MotionEnded,
     MotionStarted,
     RecordingRequested,
@@ -20,6 +22,7 @@ from nvr.domain.events.cameras import (
     StreamConnected,
     StreamLost,
     StreamRecovered,
+    ThumbnailWritten,
 )
 from nvr.domain.events.people import (
     LayoutChanged,
@@ -44,6 +47,7 @@ from nvr.domain.events.ptz import (
 from nvr.domain.events.system import (
     ConfigImported,
     EmergencyPurged,
+    RetentionPolicyChanged,
     StorageWarning,
     WorkerExited,
     WorkerRestarted,
@@ -63,6 +67,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     LayoutChanged, TileAssigned, PlaybackSeeked, PlaybackRateChanged,
     WorkerStarted, WorkerExited, WorkerRestarted,
     ConfigImported,
+    FootageProtected, FootageUnprotected, ThumbnailWritten, RetentionPolicyChanged,
 )  # fmt: skip
 
 AnyEvent = Union[EVENT_TYPES]  # type: ignore[valid-type]  # noqa: UP007
@@ -87,6 +92,8 @@ __all__ = [
     "ConfigImported",
     "EmergencyPurged",
     "Event",
+    "FootageProtected",
+    "FootageUnprotected",
     "LayoutChanged",
     "LoggedOut",
     "LoginFailed",
@@ -103,6 +110,7 @@ __all__ = [
     "RecordingRequested",
     "RecordingStarted",
     "RecordingStopped",
+    "RetentionPolicyChanged",
     "SegmentClosed",
     "SegmentDeleted",
     "SegmentOpened",
@@ -110,6 +118,7 @@ __all__ = [
     "StreamConnected",
     "StreamLost",
     "StreamRecovered",
+    "ThumbnailWritten",
     "TileAssigned",
     "UserCreated",
     "UserDisabled",

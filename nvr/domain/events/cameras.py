@@ -6,6 +6,8 @@ nanoseconds since the Unix epoch as measured by the recorder (docs/design/time.m
 
 from __future__ import annotations
 
+from typing import Literal
+
 from nvr.domain.config import CameraSettings
 from nvr.domain.events.base import Event
 from nvr.domain.values import Box, RecordingType, StreamKind
@@ -129,3 +131,32 @@ class MotionEnded(Event, tag="motion.ended", frozen=True, kw_only=True):
     at_ns: int
     peak_confidence: float
     boxes: tuple[Box, ...] = ()
+
+
+class FootageProtected(Event, tag="footage.protected", frozen=True, kw_only=True):
+    """An evidence lock: footage of `camera_id` overlapping [start_ns, end_ns) is never
+    deleted by retention or emergency purge until the lock is lifted."""
+
+    camera_id: str
+    protection_id: str
+    start_ns: int
+    end_ns: int
+    reason: str = ""
+
+
+class FootageUnprotected(Event, tag="footage.unprotected", frozen=True, kw_only=True):
+    camera_id: str
+    protection_id: str
+    reason: str = ""
+
+
+class ThumbnailWritten(Event, tag="thumbnail.written", frozen=True, kw_only=True):
+    """A small JPEG made from a segment: `subject` is "segment" (its first keyframe) or
+    "motion" (the frame at the motion's start); `subject_id` the segment or motion id."""
+
+    camera_id: str
+    subject: Literal["segment", "motion"]
+    subject_id: str
+    path: str
+    bytes: int
+    at_ns: int

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from nvr.domain.events.base import Event
+from nvr.domain.retention import RetentionPolicy
 
 
 class StorageWarning(Event, tag="storage.warning", frozen=True, kw_only=True):
@@ -51,3 +52,12 @@ class ConfigImported(Event, tag="config.imported", frozen=True, kw_only=True):
     format: Literal["toml", "json"]
     sha256: str
     cameras: tuple[str, ...]
+
+
+class RetentionPolicyChanged(Event, tag="retention.policy_changed", frozen=True, kw_only=True):
+    """The effective retention policy from now on. `version` counts from 1 and is what
+    `segment.deleted` names; `source` says where it came from (a config file)."""
+
+    version: int
+    policy: RetentionPolicy
+    source: str = ""
