@@ -48,18 +48,40 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--follow", "-f", action="store_true")
     show = log.add_parser("show", help="one event, decoded")
     show.add_argument("position", type=int)
-    log.add_parser("verify", help="check hash chain, order, decoding and indexes")
+    verify = log.add_parser("verify", help="check hash chain, order, decoding and indexes")
+    verify.add_argument(
+        "--deep", action="store_true",
+        help="also rebuild every projection and compare it with the live export, and check "
+        "every segment file against the sha256 of its closing event",
+    )  # fmt: skip
+    verify.add_argument(
+        "--skip-files", action="store_true", help="with --deep: do not read segment files"
+    )
     export = log.add_parser("export", help="write the log as a readable history")
     export.add_argument("--jsonl", action="store_true", required=True)
     export.add_argument("output", nargs="?", default="-")
     imp = log.add_parser("import", help="append a JSONL history")
     imp.add_argument("input")
 
-    proj = sub.add_parser("projection", help="the example projection").add_subparsers(
+    exp = sub.add_parser("export-sqlite", help="write or update an SQLite export of the tables")
+    exp.add_argument("path")
+    replay = sub.add_parser("replay", help="the state of the system at a past instant")
+    replay.add_argument("--at", required=True, help="RFC 3339 time, e.g. 2026-11-24T14:00:00Z")
+    aud = sub.add_parser("audit", help="who did what, when and from where")
+    aud.add_argument("--actor", help="user name or actor (user/ann, cli/root, supervisor)")
+    aud.add_argument("--camera")
+    aud.add_argument("--since", help="RFC 3339 time (inclusive)")
+    aud.add_argument("--until", help="RFC 3339 time (exclusive)")
+    aud.add_argument(
+        "--refresh", action="store_true", help="catch the export up with the log first"
+    )
+
+    proj = sub.add_parser("projection", help="fold projections from the log").add_subparsers(
         dest="projection_command", required=True
     )
     proj.add_parser("show", help="catch up and print the log summary")
     proj.add_parser("rebuild", help="rebuild the log summary from scratch and swap it in")
+    proj.add_parser("tables", help="every projection table folded from the log, as JSON")
     return p
 
 
@@ -85,6 +107,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from nvr import log_cli
 
             return log_cli.run(args, log_dir(args))
+        if args.command in ("export-sqlite", "replay", "audit"):
+            from nvr import audit_cli
+
+            if args.command == "export-sqlite":
+                return audit_cli.export_sqlite(log_dir(args), Path(args.path))
+            if args.command == "replay":
+                return audit_cli.replay_at(log_dir(args), args.at)
+            return audit_cli.audit(data_dir(args), args)
         if args.command == "projection":
             from nvr import log_cli
 

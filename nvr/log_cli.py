@@ -45,6 +45,15 @@ def run(args: argparse.Namespace, path: Path) -> int:
                 file=sys.stderr,
             )
             return 1
+        if args.deep:
+            from nvr.audit_cli import deep_verify
+
+            store.close()
+            problems = deep_verify(path.parent, files=not args.skip_files)
+            print_json({"deep": True, "problems": problems})
+            for problem in problems:
+                print(f"nvr: {problem}", file=sys.stderr)
+            return 1 if problems else 0
     elif cmd == "export":
         out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
         try:
@@ -118,6 +127,16 @@ def import_history(path: Path, source: str) -> int:
 
 
 def projection(args: argparse.Namespace, data: Path) -> int:
+    if args.projection_command == "tables":
+        from nvr.projections.catalog import all_projections
+        from nvr.projections.export import MemoryExport
+
+        events = LmdbStore(data / "log")
+        export = MemoryExport(all_projections())
+        export.fold(events.read())
+        events.close()
+        sys.stdout.write(export.tables.dump_json().decode() + "\n")
+        return 0
     from nvr.projections.runtime import MemoryStore, Runner, rebuild
     from nvr.projections.sqlite_store import SqliteSnapshotStore
     from nvr.projections.summary import LogSummary, SummaryProjection

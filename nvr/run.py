@@ -20,6 +20,7 @@ from nvr.workers.emitter import Emitter
 from nvr.workers.health import HealthServer
 from nvr.workers.logs import setup_logging, stop_logging
 from nvr.workers.processes import CameraJob
+from nvr.workers.projector import EXPORT_NAME
 from nvr.workers.supervisor import Supervisor, start_appender
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class System:
                 stop_logging()
                 raise
         self._record_config()
+        self.export_path = self.data_dir / EXPORT_NAME
+        self.supervisor.add_projector(self.log_dir, self.export_path, self.text_log_dir)
         for job in self._jobs(self.config).values():
             self.supervisor.add_camera(job)
         if self.health is not None:

@@ -43,6 +43,7 @@ from nvr.projections.catalog import all_projections
 from nvr.projections.export import MemoryExport, SqliteExport
 
 REPLAY = Path(__file__).resolve().parent.parent / "replay"
+GOLDEN = Path(__file__).resolve().parent / "golden"
 T0 = 1_795_478_400_000_000_000
 S = 1_000_000_000
 CAMS = ("c1", "c2")
@@ -172,3 +173,82 @@ def test_sample_day_rows(tmp_path: Path) -> None:
     assert db.execute("SELECT count(*) FROM camera_presets").fetchone()[0] >= 1
     assert db.execute("SELECT count(*) FROM audit WHERE action LIKE 'session.%'").fetchone()[0] >= 1
     assert "$argon2" not in "".join(r[0] for r in db.execute("SELECT detail_json FROM audit"))
+
+
+def test_golden_histories_give_their_expected_tables(tmp_path: Path) -> None:
+    """Every replay/<name>.tables.json is the byte-exact table dump of <name>.jsonl, and
+    the SQLite export of the same history holds the same rows."""
+    goldens = sorted(REPLAY.glob("*.tables.json"))
+    assert goldens, "replay/ holds expected table dumps"
+    for golden in goldens:
+        log = MemoryLog()
+        source = golden.with_name(golden.name.removesuffix(".tables.json") + ".jsonl")
+        log.append([p for _, p in history.parse(source.read_text().splitlines())])
+        ref = MemoryExport(all_projections())
+        ref.catch_up(log)
+        assert ref.tables.dump_json().decode() + "\n" == golden.read_text(), golden.name
+        export = SqliteExport(tmp_path / f"{golden.name}.sqlite", all_projections())
+        export.catch_up(log)
+        assert export.checksums() == ref.tables.checksums()
+        export.close()
+
+
+def schema_of(path: Path) -> str:
+    db = sqlite3.connect(path)
+    rows = db.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name"
+    ).fetchall()
+    db.close()
+    return "".join(f"{sql};\n" for _, _, sql in rows)
+
+
+def test_export_schema_is_the_numbered_one(tmp_path: Path) -> None:
+    """A changed table must come with a new SCHEMA_VERSION, its migration and its schema
+    file in tests/golden/ (guards against silently changing what SQLite readers see)."""
+    from nvr.projections.export import MIGRATIONS, SCHEMA_VERSION
+
+    export = SqliteExport(tmp_path / "e.sqlite", all_projections())
+    export.close()
+    golden = GOLDEN / f"export-schema-v{SCHEMA_VERSION}.sql"
+    assert schema_of(tmp_path / "e.sqlite") == golden.read_text()
+    assert set(MIGRATIONS) == set(range(1, SCHEMA_VERSION))
+
+
+def test_every_older_export_upgrades_to_a_fresh_one(tmp_path: Path) -> None:
+    """A file of every older schema version upgrades in place and, caught up, has the
+    current schema and the same rows as a fresh export."""
+    from nvr.projections.export import SCHEMA_VERSION
+
+    log = sample_day_log()
+    fresh = SqliteExport(tmp_path / "fresh.sqlite", all_projections())
+    fresh.catch_up(log)
+    for version in range(1, SCHEMA_VERSION):
+        old = tmp_path / f"v{version}.sqlite"
+        db = sqlite3.connect(old)
+        db.executescript((GOLDEN / f"export-schema-v{version}.sql").read_text())
+        db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        db.commit()
+        db.close()
+        upgraded = SqliteExport(old, all_projections())
+        upgraded.catch_up(log)
+        assert schema_of(old) == schema_of(tmp_path / "fresh.sqlite")
+        assert upgraded.checksums() == fresh.checksums()
+        upgraded.close()
+    fresh.close()
+
+
+def test_a_damaged_export_is_moved_aside_and_rebuilt(tmp_path: Path) -> None:
+    log = sample_day_log()
+    path = tmp_path / "e.sqlite"
+    export = SqliteExport(path, all_projections())
+    export.catch_up(log)
+    expected = export.checksums()
+    export.close()
+    data = bytearray(path.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # the header's tail and the first page
+    path.write_bytes(bytes(data))
+    export = SqliteExport(path, all_projections())
+    assert export.position == 0 and (tmp_path / "e.sqlite.corrupt").exists()
+    export.catch_up(log)
+    assert export.checksums() == expected
+    export.close()

@@ -134,6 +134,14 @@ class MemoryTables:
             else:
                 self._unindex(op.table, rows.pop(op.key, None))
 
+    def dump_json(self) -> bytes:
+        """Every table, rows in key order, as canonical JSON (the golden files' format)."""
+        out = {
+            name: [self.rows[name][k] for k in sorted(self.rows[name])]
+            for name in sorted(self.specs)
+        }
+        return msgspec.json.format(msgspec.json.encode(out, order="sorted"), indent=1)
+
     def checksums(self) -> dict[str, str]:
         return {
             name: table_checksum(self.specs[name], self.rows[name].values()) for name in self.specs

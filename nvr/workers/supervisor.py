@@ -23,6 +23,7 @@ from nvr.domain.events import Event, WorkerExited, WorkerRestarted, WorkerStarte
 from nvr.domain.values import worker_stream
 from nvr.workers import processes
 from nvr.workers.emitter import Emitter
+from nvr.workers.projector import projector_main
 
 log = logging.getLogger(__name__)
 CTX = mp.get_context("spawn")
@@ -101,6 +102,16 @@ class Supervisor:
             processes.camera_main,
             (msgspec.msgpack.encode(job),),
         )
+        self.children[child.name] = child
+        self._start(child)
+        return child
+
+    def add_projector(
+        self, log_dir: Path, export_path: Path, text_log_dir: Path | None = None
+    ) -> Child:
+        """The projection runner: keeps the SQLite export up to date with the log."""
+        args = (str(log_dir), str(export_path), str(text_log_dir or ""))
+        child = Child("projector", "projector", projector_main, args)
         self.children[child.name] = child
         self._start(child)
         return child
