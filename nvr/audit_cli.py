@@ -16,6 +16,7 @@ from nvr.cli import print_json
 from nvr.domain.envelope import Envelope
 from nvr.domain.timefmt import format_ns, parse_ns
 from nvr.eventlog.lmdbstore import LmdbStore
+from nvr.eventlog.port import EventLog
 from nvr.projections import queries
 from nvr.projections.catalog import all_projections
 from nvr.projections.config import ConfigProjection
@@ -107,50 +108,55 @@ def audit(data_dir: Path, args: argparse.Namespace) -> int:
     return 0
 
 
-def deep_verify(data_dir: Path, *, files: bool = True) -> list[str]:
-    """Problems found by rebuilding every projection and by checking segment files."""
+def deep_verify(
+    data_dir: Path,
+    *,
+    storage: Path | None = None,
+    files: bool = True,
+    events: EventLog | None = None,
+) -> list[str]:
+    """Problems found by rebuilding every projection and by checking segment files
+    (paths are relative to `storage`, by default the `recordings` beside `data_dir`).
+    `events` is the log when this process already has it open."""
+    store = events or LmdbStore(data_dir / "log")
+    try:
+        return _deep(data_dir, store, storage or data_dir.parent / "recordings", files)  # type: ignore[arg-type]
+    finally:
+        if events is None:
+            store.close()
+
+
+def _deep(data_dir: Path, events: EventLog, storage: Path, files: bool) -> list[str]:
     problems: list[str] = []
     live_path = data_dir / EXPORT_NAME
-    store = LmdbStore(data_dir / "log")
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            fresh = SqliteExport(Path(tmp) / "fresh.sqlite", all_projections())
-            live = queries.connect(live_path) if live_path.exists() else None
-            upto = store.head()
-            if live is not None:
-                upto = (
-                    min(r[0] for r in live.execute("SELECT position FROM tracking"))
-                    if _tracked(live)
-                    else 0
-                )
-            fresh.fold(store.read(1, upto + 1))
-            fresh.commit()
-            if live is not None:
-                buffer = TableBuffer(live, [t for p in fresh.projections for t in p.tables])
-                for table, digest in fresh.checksums().items():
-                    if buffer.checksum(table) != digest:
-                        problems.append(
-                            f"projection table {table} differs from a rebuild at position {upto}"
-                        )
-                live.close()
-            if files:
-                problems += _check_files(fresh)
-            fresh.close()
-    finally:
-        store.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = SqliteExport(Path(tmp) / "fresh.sqlite", all_projections())
+        live = queries.connect(live_path) if live_path.exists() else None
+        upto = events.head()
+        if live is not None:
+            upto = live.execute("SELECT min(position) FROM tracking").fetchone()[0] or 0
+        fresh.fold(events.read(1, upto + 1))
+        fresh.commit()
+        if live is not None:
+            buffer = TableBuffer(live, [t for p in fresh.projections for t in p.tables])
+            for table, digest in fresh.checksums().items():
+                if buffer.checksum(table) != digest:
+                    problems.append(
+                        f"projection table {table} differs from a rebuild at position {upto}"
+                    )
+            live.close()
+        if files:
+            problems += _check_files(fresh, storage)
+        fresh.close()
     return problems
 
 
-def _tracked(db: Any) -> bool:
-    return bool(db.execute("SELECT count(*) FROM tracking").fetchone()[0])
-
-
-def _check_files(export: SqliteExport) -> list[str]:
+def _check_files(export: SqliteExport, storage: Path) -> list[str]:
     problems = []
     for path, digest, sid in export.db.execute(
         "SELECT file_path, sha256, segment_id FROM recordings WHERE end_ns IS NOT NULL"
     ):
-        file = Path(path)
+        file = storage / path
         if not file.exists():
             problems.append(f"segment {sid}: {path} is missing")
             continue

@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         "every segment file against the sha256 of its closing event",
     )  # fmt: skip
     verify.add_argument(
+        "--storage", help="with --deep: the recordings directory (default: DATA/../recordings)"
+    )
+    verify.add_argument(
         "--skip-files", action="store_true", help="with --deep: do not read segment files"
     )
     export = log.add_parser("export", help="write the log as a readable history")

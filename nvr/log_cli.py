@@ -49,7 +49,10 @@ def run(args: argparse.Namespace, path: Path) -> int:
             from nvr.audit_cli import deep_verify
 
             store.close()
-            problems = deep_verify(path.parent, files=not args.skip_files)
+            problems = deep_verify(
+                path.parent, storage=Path(args.storage) if args.storage else None,
+                files=not args.skip_files,
+            )
             print_json({"deep": True, "problems": problems})
             for problem in problems:
                 print(f"nvr: {problem}", file=sys.stderr)
