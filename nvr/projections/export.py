@@ -231,6 +231,8 @@ def _open_checked(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
+    # A large page cache keeps the index pages a rebuild touches in memory.
+    db.execute("PRAGMA cache_size=-131072")
     return db
 
 

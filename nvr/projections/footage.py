@@ -8,10 +8,10 @@ is in the tables. One pure function per event type; see docs/design/projections.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import msgspec
 from msgspec.structs import replace
 
 from nvr.domain.envelope import Envelope
@@ -36,7 +36,7 @@ Handler = Callable[[CamWork, str, View, Envelope, Any, list[Op]], CamWork]
 
 
 def _boxes(boxes: Any) -> str:
-    return json.dumps([[b.x, b.y, b.w, b.h] for b in boxes])
+    return msgspec.json.encode([[b.x, b.y, b.w, b.h] for b in boxes]).decode()
 
 
 def camera_added(
@@ -109,7 +109,7 @@ def segment_closed(
     ops.append(Patch("recordings", (row["id"],), {
         "end_time": timestamp(e.end_ns), "end_ns": e.end_ns, "bytes": e.bytes,
         "size_mb": round(e.bytes / 1e6, 3), "sha256": e.sha256, "clean": int(e.clean),
-        "keyframes_json": json.dumps(offsets),
+        "keyframes_json": msgspec.json.encode(offsets).decode(),
     }))  # fmt: skip
     add_hours(view, cid, e.start_ns, e.end_ns, "recorded_ns", ops)
     kind = row["recording_type"]
@@ -307,8 +307,18 @@ class FootageProjection:
             cid = getattr(event, "camera_id", "")
         cam = work.cams.get(cid, CamWork(name=cid))
         ops: list[Op] = []
-        cam = HANDLERS[env.type](cam, cid, view, env, event, ops)
-        ops.append(Put("camera_status", status_row(cid, cam)))
+        new = HANDLERS[env.type](cam, cid, view, env, event, ops)
+        if new is cam:
+            return work, ops
+        if cid not in work.cams or _shown(new) != _shown(cam):
+            ops.append(Put("camera_status", status_row(cid, new)))
+        cam = new
         cams = dict(work.cams)
         cams[cid] = cam
         return FootageWork(cams=cams), ops
+
+
+def _shown(cam: CamWork) -> tuple[Any, ...]:
+    """What `camera_status` shows of a camera (its row is rewritten only when this changes)."""
+    return (cam.name, cam.mode, cam.removed, cam.connected, cam.rec_type, cam.last_end_ns,
+            cam.cause, cam.cause_detail, cam.max_segment_ns, cam.max_motion_ns)  # fmt: skip

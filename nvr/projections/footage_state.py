@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 import msgspec
@@ -41,9 +42,19 @@ class FootageWork(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     cams: dict[str, CamWork] = {}
 
 
+@functools.lru_cache(maxsize=64)
+def _day(days: int) -> str:
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=days)).isoformat()
+
+
 def timestamp(ns: int) -> str:
-    """The roadmap's TIMESTAMP text: UTC `YYYY-MM-DD HH:MM:SS.ffffff`."""
-    return dt.datetime.fromtimestamp(ns // 1000 / 1e6, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    """The roadmap's TIMESTAMP text: UTC `YYYY-MM-DD HH:MM:SS.ffffff` (microseconds
+    truncated, as SQLite's date functions read it)."""
+    days, rest = divmod(ns // 1000, 86_400_000_000)
+    seconds, micros = divmod(rest, 1_000_000)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    return f"{_day(days)} {hours:02d}:{minutes:02d}:{seconds:02d}.{micros:06d}"
 
 
 def hour_split(a: int, b: int) -> list[tuple[int, int, int]]:

@@ -91,13 +91,15 @@ def timeline(db: sqlite3.Connection, camera_id: str, start_ns: int, end_ns: int)
     still_open = "end_ns IS NULL AND camera_id = ? AND start_ns < ?"
     for s, e, kind, sid in db.execute(
         f"SELECT start_ns, end_ns, recording_type, segment_id FROM recordings WHERE {closed} "
-        f"UNION ALL SELECT start_ns, end_ns, recording_type, segment_id FROM recordings WHERE {still_open}",
+        f"UNION ALL SELECT start_ns, end_ns, recording_type, segment_id FROM recordings "
+        f"INDEXED BY recordings_i1 WHERE {still_open}",
         (camera_id, start_ns - seg_max, end_ns, start_ns, camera_id, end_ns),
     ):
         spans.append(Span(kind="recorded", start_ns=s, end_ns=e, label=kind, ref=sid))
     for s, e, mid in db.execute(
         f"SELECT start_ns, end_ns, motion_id FROM motion_events WHERE {closed} "
-        f"UNION ALL SELECT start_ns, end_ns, motion_id FROM motion_events WHERE {still_open}",
+        f"UNION ALL SELECT start_ns, end_ns, motion_id FROM motion_events "
+        f"INDEXED BY motion_events_i1 WHERE {still_open}",
         (camera_id, start_ns - motion_max, end_ns, start_ns, camera_id, end_ns),
     ):
         spans.append(Span(kind="motion", start_ns=s, end_ns=e, ref=mid))

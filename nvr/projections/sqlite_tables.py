@@ -16,7 +16,9 @@ from typing import Any
 
 from nvr.projections.tables import Drop, Key, Op, Patch, Put, Row, Table, table_checksum
 
-_PUT, _PATCH, _DROP = 0, 1, 2
+_PUT, _PATCH, _DROP, _CLEAN = 0, 1, 2, 3
+"""Buffered: a whole new row; changed columns of a stored row; a deletion; a stored row
+read and cached unchanged (not written at flush)."""
 
 
 def create_sql(spec: Table) -> list[str]:
@@ -56,17 +58,23 @@ class TableBuffer:
         return dict(zip(spec.names, found, strict=True)) if found is not None else None
 
     def get(self, table: str, key: Key) -> Row | None:
-        kind, row = self.pending[table].get(key, (-1, None))
-        if kind == _PUT:
+        pending = self.pending[table]
+        kind, row = pending.get(key, (-1, None))
+        if kind in (_PUT, _CLEAN):
             assert row is not None
             return dict(row)
         if kind == _DROP:
             return None
         stored = self._stored(table, key)
-        if stored is not None and kind == _PATCH:
+        if stored is None:
+            return None
+        if kind == _PATCH:
             assert row is not None
             stored.update(row)
-        return stored
+            pending[key] = (_PUT, stored)  # the merged row, so the next read needs no query
+        else:
+            pending[key] = (_CLEAN, stored)
+        return dict(stored)
 
     def find(self, table: str, column: str, value: Any) -> Row | None:
         key = self.pending_by.get((table, column, value))
@@ -99,7 +107,7 @@ class TableBuffer:
             if isinstance(op, Put):
                 spec = self.specs[op.table]
                 key = spec.key_of(op.row)
-                pending[key] = (_PUT, {c: op.row.get(c) for c in spec.names})
+                pending[key] = (_PUT, dict(op.row))
                 for col in self.uniques[op.table]:
                     self.pending_by[(op.table, col, op.row[col])] = key
             elif isinstance(op, Patch):
@@ -111,6 +119,8 @@ class TableBuffer:
                 else:
                     assert row is not None
                     row.update(op.values)
+                    if kind == _CLEAN:
+                        pending[op.key] = (_PUT, row)
             else:
                 assert isinstance(op, Drop)
                 pending[op.key] = (_DROP, None)

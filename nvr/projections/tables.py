@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import msgspec
@@ -22,26 +23,34 @@ Row = dict[str, Any]
 Key = tuple[Any, ...]
 
 
-class Table(msgspec.Struct, frozen=True, kw_only=True):
+@dataclass(frozen=True, kw_only=True)
+class Table:
     """A table's shape: columns as (name, SQL declaration) in order; the first `key`
-    columns are its primary key; `indexes` as column lists."""
+    columns are its primary key; `indexes` as column lists; `unique` single columns that
+    `View.find` looks rows up by."""
 
     name: str
     columns: tuple[tuple[str, str], ...]
     key: int = 1
     indexes: tuple[tuple[str, ...], ...] = ()
     unique: tuple[tuple[str, ...], ...] = ()
+    names: tuple[str, ...] = field(init=False)
+    key_names: tuple[str, ...] = field(init=False)
 
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(c for c, _ in self.columns)
+    def __post_init__(self) -> None:
+        names = tuple(c for c, _ in self.columns)
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "key_names", names[: self.key])
 
     def key_of(self, row: Mapping[str, Any]) -> Key:
-        return tuple(row[c] for c, _ in self.columns[: self.key])
+        if self.key == 1:
+            return (row[self.key_names[0]],)
+        return tuple(row[c] for c in self.key_names)
 
 
 class Put(msgspec.Struct, frozen=True, gc=False):
-    """Insert or replace a whole row."""
+    """Insert or replace a whole row: `row` has every column of the table (the memory
+    tables check it; the SQLite store trusts it)."""
 
     table: str
     row: Row
@@ -123,8 +132,10 @@ class MemoryTables:
             if isinstance(op, Put):
                 spec = self.specs[op.table]
                 key = spec.key_of(op.row)
+                if len(op.row) != len(spec.names) or any(c not in op.row for c in spec.names):
+                    raise ValueError(f"{op.table}: a Put needs exactly the columns {spec.names}")
                 self._unindex(op.table, rows.get(key))
-                rows[key] = row = {c: op.row.get(c) for c in spec.names}
+                rows[key] = row = dict(op.row)
                 for col, index in self.by[op.table].items():
                     index[row[col]] = key
             elif isinstance(op, Patch):
