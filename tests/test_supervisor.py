@@ -98,6 +98,11 @@ def test_killed_worker_is_restarted_and_recording_resumes(fleet: Fleet, tmp_path
     closed = [e for e in events if isinstance(e, SegmentClosed)]
     assert all((system.storage_dir / c.path).exists() for c in closed)
     assert first in closed
+    # Every segment opened was closed; the one the kill cut short, unclean, from its file.
+    opened_ids = {e.segment_id for e in events if isinstance(e, SegmentOpened)}
+    assert opened_ids == {c.segment_id for c in closed}
+    [cut] = [c for c in closed if not c.clean]
+    assert cut.bytes == (system.storage_dir / cut.path).stat().st_size > 0
 
 
 def test_restarting_with_the_same_config_records_no_config_change(fleet: Fleet, tmp_path: Path) -> None:

@@ -11,10 +11,12 @@ from pathlib import Path
 import msgspec
 
 from nvr.domain.config import CameraSettings
+from nvr.domain.values import camera_stream
 from nvr.eventlog.client import RemoteLog
 from nvr.workers.camera import CameraWorker
 from nvr.workers.emitter import Emitter
 from nvr.workers.logs import setup_logging
+from nvr.workers.salvage import salvage
 
 HEARTBEAT_S = 1.0
 
@@ -39,6 +41,9 @@ def camera_main(job_bytes: bytes, heartbeat: Connection) -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log = RemoteLog(job.log_dir)
     emitter = Emitter(log, actor=f"worker/camera-{job.camera_id}")
+    # A segment the previous run of this worker left open (kill -9) is closed first.
+    stream = camera_stream(job.camera_id)
+    salvage(log, Path(job.storage_root), job.camera_id, lambda e: emitter.emit(e, stream))
     worker = CameraWorker(
         job.camera_id, job.settings, root=Path(job.storage_root), emitter=emitter,
         segment_s=job.segment_s, read_timeout_s=job.read_timeout_s, credentials=job.credentials,

@@ -1,0 +1,84 @@
+"""Closing segments a killed worker left open: before a camera worker records again, each
+`segment.opened` of its camera without a `segment.closed` is measured from the file on
+disk (packets demuxed, nothing decoded) and closed with `clean=False`, so no footage on
+disk is left unindexed and no row stays open forever."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from nvr.domain.codec import decode_payload
+from nvr.domain.events import Event, SegmentClosed, SegmentOpened
+from nvr.domain.values import camera_stream
+from nvr.eventlog.port import EventLog
+from nvr.workers.segments import sha256_of
+
+log = logging.getLogger(__name__)
+
+LOOK_BACK = 5000
+"""Events of the camera's stream searched for open segments (a worker closes or leaves
+open at most its last one, so the tail is enough)."""
+
+NS = 1_000_000_000
+
+
+def open_segments(events: EventLog, camera_id: str) -> list[SegmentOpened]:
+    """Segments of `camera_id` opened and not closed, in the tail of its stream."""
+    stream = camera_stream(camera_id)
+    first = max(1, events.stream_version(stream) - LOOK_BACK + 1)
+    found: dict[str, SegmentOpened] = {}
+    for env in events.read_stream(stream, first):
+        if env.type == "segment.opened":
+            opened = decode_payload(env)
+            assert isinstance(opened, SegmentOpened)
+            found[opened.segment_id] = opened
+        elif env.type == "segment.closed":
+            closed = decode_payload(env)
+            assert isinstance(closed, SegmentClosed)
+            found.pop(closed.segment_id, None)
+    return list(found.values())
+
+
+def measure(root: Path, opened: SegmentOpened) -> SegmentClosed:
+    """What the file holds: the readable packets' span and keyframes, its size and hash."""
+    path = root / opened.path
+    end_ns, keyframes = opened.start_ns, []
+    size = path.stat().st_size if path.exists() else 0
+    if size:
+        try:
+            with av.open(str(path)) as container:
+                stream = container.streams.video[0]
+                base = Fraction(stream.time_base or Fraction(1, 90_000))
+                for packet in container.demux(stream):
+                    if packet.pts is None or not packet.size:
+                        continue
+                    at = opened.start_ns + int((packet.pts + (packet.duration or 0)) * base * NS)
+                    end_ns = max(end_ns, at)
+                    if packet.is_keyframe:
+                        keyframes.append(opened.start_ns + int(packet.pts * base * NS))
+        except (av.FFmpegError, OSError) as exc:  # a fragment cut mid-write: keep what read
+            log.warning("segment %s: reading stopped early: %s", opened.segment_id, exc)
+    return SegmentClosed(
+        camera_id=opened.camera_id, segment_id=opened.segment_id, path=opened.path,
+        bytes=size, start_ns=opened.start_ns, end_ns=end_ns, keyframes_ns=tuple(keyframes),
+        sha256=sha256_of(path) if size else "", recording_id=opened.recording_id, clean=False,
+    )  # fmt: skip
+
+
+def salvage(events: EventLog, root: Path, camera_id: str, emit: Callable[[Event], None]) -> int:
+    """Close every segment of `camera_id` left open; returns how many."""
+    count = 0
+    for opened in open_segments(events, camera_id):
+        closed = measure(root, opened)
+        log.warning(
+            "segment %s was left open (worker killed): closed with %d bytes, %.1f s",
+            opened.segment_id, closed.bytes, (closed.end_ns - closed.start_ns) / NS,
+        )  # fmt: skip
+        emit(closed)
+        count += 1
+    return count
