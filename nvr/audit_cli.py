@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -91,18 +92,42 @@ def replay_at(log_dir: Path, at: str) -> int:
     return 0
 
 
-def audit(data_dir: Path, args: argparse.Namespace) -> int:
-    path = data_dir / EXPORT_NAME
-    export_sqlite(data_dir / "log", path) if args.refresh or not path.exists() else None
-    db = queries.connect(path)
+def caught_up_copy(data_dir: Path, into: Path) -> Path:
+    """A private copy of the live export (SQLite's online backup: safe while the projector
+    writes it), caught up with the log. The live file is never written from here."""
+    live = data_dir / EXPORT_NAME
+    copy = into / EXPORT_NAME
+    if live.exists():
+        src = queries.connect(live)
+        dst = sqlite3.connect(copy)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+            src.close()
+    store = LmdbStore(data_dir / "log")
+    export = SqliteExport(copy, all_projections())
     try:
-        items = queries.audit(
-            db, actor=args.actor, camera_id=args.camera,
-            since_ns=parse_ns(args.since) if args.since else None,
-            until_ns=parse_ns(args.until) if args.until else None,
-        )  # fmt: skip
+        export.catch_up(store)  # type: ignore[arg-type]
     finally:
-        db.close()
+        export.close()
+        store.close()
+    return copy
+
+
+def audit(data_dir: Path, args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        live = data_dir / EXPORT_NAME
+        path = caught_up_copy(data_dir, Path(tmp)) if args.refresh or not live.exists() else live
+        db = queries.connect(path)
+        try:
+            items = queries.audit(
+                db, actor=args.actor, camera_id=args.camera,
+                since_ns=parse_ns(args.since) if args.since else None,
+                until_ns=parse_ns(args.until) if args.until else None,
+            )  # fmt: skip
+        finally:
+            db.close()
     for item in items:
         print_json(item)
     return 0

@@ -76,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--since", help="RFC 3339 time (inclusive)")
     aud.add_argument("--until", help="RFC 3339 time (exclusive)")
     aud.add_argument(
-        "--refresh", action="store_true", help="catch the export up with the log first"
+        "--refresh",
+        action="store_true",
+        help="read a copy caught up with the log (the live export may lag)",
     )
 
     proj = sub.add_parser("projection", help="fold projections from the log").add_subparsers(

@@ -151,6 +151,7 @@ class SystemSection(_FileStruct, frozen=True, kw_only=True):
     timezone: str = "UTC"
     web_port: int | None = None
     health_port: int | None = None
+    storage_check_s: float = 30.0
 
     @property
     def min_free_bytes(self) -> int:
@@ -313,6 +314,7 @@ def check(config: Config) -> list[Problem]:
     s = config.system
     c.within("system.segment_length_s", s.segment_length_s, 1, 600)
     c.within("system.min_free_gib", s.min_free_gib, 0, 1e6)
+    c.within("system.storage_check_s", s.storage_check_s, 0.1, 30)
     for field in ("storage_dir", "data_dir", "log_dir"):
         if not getattr(s, field).strip():
             c.bad(f"system.{field}", "must not be empty")

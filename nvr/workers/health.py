@@ -73,12 +73,26 @@ class WorkerCollector(Collector):
             "vigil_camera_recording", "1 while a recording is open", labels=cam
         )
         motion = GaugeMetricFamily("vigil_camera_motion", "1 while motion is seen", labels=cam)
+        lag = GaugeMetricFamily(
+            "vigil_projection_lag_events", "Events in the log not yet in the SQLite export"
+        )
+        free = GaugeMetricFamily(
+            "vigil_storage_free_bytes", "Free bytes on the recordings volume (last check)"
+        )
+        deleted = CounterMetricFamily(
+            "vigil_retention_deleted_segments", "Segments deleted by retention since start"
+        )
         for name, w in workers.items():
             up.add_metric([name, w["kind"]], 1.0 if worker_up(w) else 0.0)
             restarts.add_metric([name], w["restarts"])
             if w["heartbeat_age_s"] is not None:
                 age.add_metric([name], w["heartbeat_age_s"])
             stats = w["stats"]
+            if w["kind"] == "projector" and "lag" in stats:
+                lag.add_metric([], stats["lag"])
+            if w["kind"] == "housekeeper" and "free_bytes" in stats:
+                free.add_metric([], stats["free_bytes"])
+                deleted.add_metric([], stats["deleted_total"])
             if "camera" not in stats:
                 continue  # no heartbeat yet, or not a camera
             camera = str(stats["camera"])
@@ -94,7 +108,7 @@ class WorkerCollector(Collector):
                 analysed.add_metric(labels, s["frames_analysed"])
                 reconnects.add_metric(labels, s["reconnects"])
         yield from (up, restarts, age, connected, fps_in, fps_out, packets, analysed, reconnects)
-        yield from (written, recording, motion)
+        yield from (written, recording, motion, lag, free, deleted)
 
 
 class HealthServer:
