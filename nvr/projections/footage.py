@@ -77,8 +77,6 @@ def worker_exited(
 def segment_opened(
     cam: CamWork, cid: str, view: View, env: Envelope, e: Any, ops: list[Op]
 ) -> CamWork:
-    if view.find("recordings", "segment_id", e.segment_id) is not None:
-        return cam  # ids are unique: a repeat is ignored, as the unique index would refuse it
     row_id = env.position
     kind = cam.rec_type or "continuous"
     if cam.last_end_ns and not cam.seg_row and e.start_ns - cam.last_end_ns > GAP_MIN_NS:
@@ -195,8 +193,6 @@ def recording_stopped(
 def motion_started(
     cam: CamWork, cid: str, view: View, env: Envelope, e: Any, ops: list[Op]
 ) -> CamWork:
-    if view.find("motion_events", "motion_id", e.motion_id) is not None:
-        return cam
     row_id = env.position
     ops.append(Put("motion_events", {
         "id": row_id, "recording_id": cam.seg_row or None, "timestamp": timestamp(e.at_ns),

@@ -50,7 +50,8 @@ class Table:
 
 class Put(msgspec.Struct, frozen=True, gc=False):
     """Insert or replace a whole row: `row` has every column of the table (the memory
-    tables check it; the SQLite store trusts it)."""
+    tables check it; the SQLite store trusts it). As in SQLite's INSERT OR REPLACE, a
+    row with the same value in a unique column is replaced too."""
 
     table: str
     row: Row
@@ -137,6 +138,10 @@ class MemoryTables:
                 self._unindex(op.table, rows.get(key))
                 rows[key] = row = dict(op.row)
                 for col, index in self.by[op.table].items():
+                    # SQLite's INSERT OR REPLACE: a row holding the same unique value goes.
+                    other = index.get(row[col])
+                    if other is not None and other != key:
+                        self._unindex(op.table, rows.pop(other))
                     index[row[col]] = key
             elif isinstance(op, Patch):
                 found = rows.get(op.key)
