@@ -11,13 +11,20 @@ from pathlib import Path
 from typing import Literal
 
 from nvr.domain.config import Config
-from nvr.domain.config_changes import camera_settings, config_events, credentials_for, sync_events
+from nvr.domain.config_changes import (
+    camera_settings,
+    config_events,
+    credentials_for,
+    retention_policy,
+    sync_events,
+)
 from nvr.eventlog.client import RemoteLog
 from nvr.projections.config import ConfigProjection
 from nvr.projections.runtime import fold
 from nvr.workers.configfile import ConfigFile
 from nvr.workers.emitter import Emitter
 from nvr.workers.health import HealthServer
+from nvr.workers.housekeeper import HousekeeperJob
 from nvr.workers.logs import setup_logging, stop_logging
 from nvr.workers.processes import CameraJob
 from nvr.workers.projector import EXPORT_NAME
@@ -64,10 +71,19 @@ class System:
         self._record_config()
         self.export_path = self.data_dir / EXPORT_NAME
         self.supervisor.add_projector(self.log_dir, self.export_path, self.text_log_dir)
+        self.supervisor.add_housekeeper(self._housekeeping(self.config))
         for job in self._jobs(self.config).values():
             self.supervisor.add_camera(job)
         if self.health is not None:
             self.health.start()
+
+    def _housekeeping(self, config: Config) -> HousekeeperJob:
+        return HousekeeperJob(
+            log_dir=str(self.log_dir), export_path=str(self.export_path),
+            storage_root=str(self.storage_dir), policy=retention_policy(config),
+            source=self.source, interval_s=config.system.storage_check_s,
+            text_log_dir=str(self.text_log_dir),
+        )  # fmt: skip
 
     def _jobs(self, config: Config) -> dict[str, CameraJob]:
         """What each camera process is given (its credentials included), by camera id."""
@@ -102,6 +118,9 @@ class System:
                 self.supervisor.remove(f"camera-{cid}", "configuration changed")
             if cid in new_jobs:
                 self.supervisor.add_camera(new_jobs[cid])
+        if retention_policy(new) != retention_policy(self.config):
+            self.supervisor.remove("housekeeper", "retention policy changed")
+            self.supervisor.add_housekeeper(self._housekeeping(new))
         self.config, self.sha256 = new, sha256
         return touched
 

@@ -74,6 +74,20 @@ def test_export_follows_recording_and_survives_a_killed_projector(
         assert point is not None and point.exact and point.offset_ns == 1_500_000_000
         db.close()
 
+        # The housekeeper's thumbnailer gives closed segments a thumbnail (as an event).
+        end = time.monotonic() + 20
+        thumb = None
+        while thumb is None:
+            assert time.monotonic() < end, "no thumbnail within 20 s"
+            time.sleep(0.2)
+            db = queries.connect(system.export_path)
+            thumb = db.execute(
+                "SELECT thumbnail_path FROM recordings WHERE thumbnail_path IS NOT NULL"
+            ).fetchone()
+            db.close()
+        jpeg = (system.storage_dir / thumb[0]).read_bytes()
+        assert jpeg[:2] == b"\xff\xd8" and len(jpeg) > 1000
+
         child = system.supervisor.children["projector"]
         assert child.proc is not None and child.proc.pid is not None
         os.kill(child.proc.pid, signal.SIGKILL)

@@ -23,6 +23,7 @@ from nvr.domain.events import Event, WorkerExited, WorkerRestarted, WorkerStarte
 from nvr.domain.values import worker_stream
 from nvr.workers import processes
 from nvr.workers.emitter import Emitter
+from nvr.workers.housekeeper import HousekeeperJob, housekeeper_main
 from nvr.workers.projector import projector_main
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,15 @@ class Supervisor:
         """The projection runner: keeps the SQLite export up to date with the log."""
         args = (str(log_dir), str(export_path), str(text_log_dir or ""))
         child = Child("projector", "projector", projector_main, args)
+        self.children[child.name] = child
+        self._start(child)
+        return child
+
+    def add_housekeeper(self, job: HousekeeperJob) -> Child:
+        """Storage checks and retention (restarted with a new job when the policy changes)."""
+        child = Child(
+            "housekeeper", "housekeeper", housekeeper_main, (msgspec.msgpack.encode(job),)
+        )
         self.children[child.name] = child
         self._start(child)
         return child
