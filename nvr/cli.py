@@ -81,6 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="read a copy caught up with the log (the live export may lag)",
     )
 
+    from nvr import user_cli
+
+    user_cli.add_parser(sub)
+    web = sub.add_parser("web", help="serve the web UI alone (nvr run serves it with web_port)")
+    web.add_argument("--storage", required=True, help="the recordings directory")
+    web.add_argument("--host", default="127.0.0.1")
+    web.add_argument("--port", type=int, default=8443)
+    web.add_argument("--no-tls", action="store_true", help="plain HTTP (loopback testing only)")
+
     proj = sub.add_parser("projection", help="fold projections from the log").add_subparsers(
         dest="projection_command", required=True
     )
@@ -120,6 +129,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "replay":
                 return audit_cli.replay_at(log_dir(args), args.at)
             return audit_cli.audit(data_dir(args), args)
+        if args.command == "user":
+            from nvr import user_cli
+
+            return user_cli.run(args, log_dir(args))
+        if args.command == "web":
+            return run_web(args)
         if args.command == "projection":
             from nvr import log_cli
 
@@ -175,6 +190,32 @@ def run_config(path: Path) -> int:
                     raw=path.read_bytes())  # fmt: skip
     system.start()
     system.run(file)
+    return 0
+
+
+def run_web(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from nvr.ui_web.config import WebConfig
+    from nvr.ui_web.process import serve
+    from nvr.workers.projector import EXPORT_NAME
+
+    data = data_dir(args).resolve()
+    config = WebConfig(
+        log_dir=str(data / "log"), export_path=str(data / EXPORT_NAME),
+        storage_dir=str(Path(args.storage).resolve()), data_dir=str(data),
+        host=args.host, port=args.port, tls=not args.no_tls,
+    )  # fmt: skip
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    server = serve(config)
+    print(
+        f"web UI on {'http' if args.no_tls else 'https'}://{args.host}:{server.port}/", flush=True
+    )
+    stop.wait()
+    server.stop()
     return 0
 
 

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Literal
 
+import msgspec
+
 from nvr.domain.config import Config
 from nvr.domain.config_changes import (
     camera_settings,
@@ -72,10 +74,26 @@ class System:
         self.export_path = self.data_dir / EXPORT_NAME
         self.supervisor.add_projector(self.log_dir, self.export_path, self.text_log_dir)
         self.supervisor.add_housekeeper(self._housekeeping(self.config))
+        if self.config.system.web_port is not None:
+            self._start_web()
         for job in self._jobs(self.config).values():
             self.supervisor.add_camera(job)
         if self.health is not None:
             self.health.start()
+
+    def _start_web(self) -> None:
+        from nvr.ui_web.config import WebJob
+        from nvr.ui_web.process import web_main
+
+        system = self.config.system
+        job = WebJob(
+            log_dir=str(self.log_dir), export_path=str(self.export_path),
+            storage_dir=str(self.storage_dir), data_dir=str(self.data_dir),
+            host=system.web_host, port=system.web_port or 0, tls=system.web_tls,
+            cert_file=system.web_cert_file, key_file=system.web_key_file,
+            text_log_dir=str(self.text_log_dir),
+        )  # fmt: skip
+        self.supervisor.add_process("web", "web", web_main, (msgspec.json.encode(job),))
 
     def _housekeeping(self, config: Config) -> HousekeeperJob:
         return HousekeeperJob(

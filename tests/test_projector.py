@@ -65,6 +65,8 @@ def test_export_follows_recording_and_survives_a_killed_projector(
             (system.storage_dir / p).exists() and e > s and kind == "continuous" and b > 0
             for p, s, e, kind, b in rows
         )
+        status = db.execute("SELECT main_connected, recording_type, cause FROM camera_status").fetchall()
+        assert status == [(1, "continuous", "")]
         start = rows[0][1]
         window = queries.timeline(db, "gate", start, rows[-1][2])
         recorded = [sp for sp in window.spans if sp.kind == "recorded"]

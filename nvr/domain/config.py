@@ -150,6 +150,10 @@ class SystemSection(_FileStruct, frozen=True, kw_only=True):
     min_free_gib: float = 2.0
     timezone: str = "UTC"
     web_port: int | None = None
+    web_host: str = "127.0.0.1"
+    web_tls: bool = True
+    web_cert_file: str = ""  # both empty: a self-signed certificate made at first start
+    web_key_file: str = ""
     health_port: int | None = None
     storage_check_s: float = 30.0
 
@@ -315,6 +319,8 @@ def check(config: Config) -> list[Problem]:
     c.within("system.segment_length_s", s.segment_length_s, 1, 600)
     c.within("system.min_free_gib", s.min_free_gib, 0, 1e6)
     c.within("system.storage_check_s", s.storage_check_s, 0.1, 30)
+    if bool(s.web_cert_file) != bool(s.web_key_file):
+        c.bad("system.web_cert_file", "web_cert_file and web_key_file go together")
     for field in ("storage_dir", "data_dir", "log_dir"):
         if not getattr(s, field).strip():
             c.bad(f"system.{field}", "must not be empty")

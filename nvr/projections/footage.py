@@ -263,6 +263,7 @@ HANDLERS: dict[str, Handler] = {
     "camera.added": camera_added, "camera.configured": camera_added,
     "camera.removed": camera_removed,
     "stream.lost": stream_lost, "stream.recovered": stream_recovered,
+    "stream.connected": stream_recovered,
     "worker.exited": worker_exited,
     "segment.opened": segment_opened, "segment.closed": segment_closed,
     "segment.deleted": segment_deleted,
@@ -275,12 +276,12 @@ HANDLERS: dict[str, Handler] = {
 
 class FootageProjection:
     name = "footage"
-    version = 1
+    version = 2  # 2: stream.connected marks the main stream connected
     tables: tuple[Table, ...] = FOOTAGE_TABLES
     work_type = FootageWork
     handles = frozenset({
         "camera.added", "camera.configured", "camera.removed",
-        "stream.lost", "stream.recovered",
+        "stream.lost", "stream.recovered", "stream.connected",
         "segment.opened", "segment.closed", "segment.deleted",
         "recording.started", "recording.stopped",
         "motion.started", "motion.ended",

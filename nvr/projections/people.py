@@ -67,6 +67,7 @@ AUDITED = frozenset({
     "session.login_succeeded", "session.login_failed", "session.logged_out",
     "view.layout_changed", "view.tile_assigned", "view.playback_seeked",
     "view.playback_rate_changed",
+    "web.viewed", "web.access_denied", "web.setup_token_issued", "web.setup_token_used",
 })  # fmt: skip
 """What people and policies decide; machine facts (segments, motion, streams) are left out."""
 
@@ -88,7 +89,7 @@ class PeopleWork(msgspec.Struct, frozen=True, gc=False):
 
 class PeopleProjection:
     name = "people"
-    version = 1
+    version = 2  # 2: the web UI's views, refusals and setup tokens are audited
     tables: tuple[Table, ...] = (USERS, SESSIONS, AUDIT)
     work_type = PeopleWork
     handles = AUDITED

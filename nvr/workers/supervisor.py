@@ -126,6 +126,15 @@ class Supervisor:
         self._start(child)
         return child
 
+    def add_process(
+        self, name: str, kind: str, target: Callable[..., None], args: tuple[Any, ...]
+    ) -> Child:
+        """Any other supervised process (the web UI): `target(*args, heartbeat_conn)`."""
+        child = Child(name, kind, target, args)
+        self.children[child.name] = child
+        self._start(child)
+        return child
+
     def add_appender(self, log_dir: Path, text_log_dir: Path | None = None) -> Child:
         """Supervise an appender already started by `start_appender` (restarted the same way)."""
         args = (str(log_dir), str(text_log_dir or ""))

@@ -53,6 +53,12 @@ from nvr.domain.events.system import (
     WorkerRestarted,
     WorkerStarted,
 )
+from nvr.domain.events.web import (
+    AccessDenied,
+    ResourceViewed,
+    SetupTokenIssued,
+    SetupTokenUsed,
+)
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     CameraAdded, CameraConfigured, CameraRemoved,
@@ -68,6 +74,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     WorkerStarted, WorkerExited, WorkerRestarted,
     ConfigImported,
     FootageProtected, FootageUnprotected, ThumbnailWritten, RetentionPolicyChanged,
+    ResourceViewed, AccessDenied, SetupTokenIssued, SetupTokenUsed,
 )  # fmt: skip
 
 AnyEvent = Union[EVENT_TYPES]  # type: ignore[valid-type]  # noqa: UP007
@@ -85,6 +92,7 @@ def tag_of(cls: type[Event]) -> str:
 __all__ = [
     "BY_TAG",
     "EVENT_TYPES",
+    "AccessDenied",
     "AnyEvent",
     "CameraAdded",
     "CameraConfigured",
@@ -110,10 +118,13 @@ __all__ = [
     "RecordingRequested",
     "RecordingStarted",
     "RecordingStopped",
+    "ResourceViewed",
     "RetentionPolicyChanged",
     "SegmentClosed",
     "SegmentDeleted",
     "SegmentOpened",
+    "SetupTokenIssued",
+    "SetupTokenUsed",
     "StorageWarning",
     "StreamConnected",
     "StreamLost",
