@@ -81,9 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="read a copy caught up with the log (the live export may lag)",
     )
 
-    from nvr import user_cli
+    from nvr import retention_cli, user_cli
 
     user_cli.add_parser(sub)
+    retention_cli.add_parser(sub)
     web = sub.add_parser("web", help="serve the web UI alone (nvr run serves it with web_port)")
     web.add_argument("--storage", required=True, help="the recordings directory")
     web.add_argument("--host", default="127.0.0.1")
@@ -133,6 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from nvr import user_cli
 
             return user_cli.run(args, log_dir(args))
+        if args.command == "retention":
+            from nvr import retention_cli
+
+            return retention_cli.run(args, data_dir(args))
         if args.command == "web":
             return run_web(args)
         if args.command == "projection":

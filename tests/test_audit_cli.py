@@ -80,3 +80,40 @@ def test_projection_tables_and_deep_verify(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "recordings differs" in bad.stderr
     files = nvr(data, "log", "verify", "--deep")
     assert files.returncode == 1 and "is missing" in files.stderr
+
+
+def test_retention_plan_is_a_dry_run_with_clear_errors(tmp_path: Path) -> None:
+    data = imported(tmp_path)
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        '[[cameras]]\nid = "gate"\nmain_url = "rtsp://127.0.0.1/g"\nretention_days = 1\n'
+    )
+    before = nvr(data, "log", "stats").stdout
+    done = nvr(
+        data,
+        "retention",
+        "plan",
+        "--policy",
+        str(policy),
+        "--free-gib",
+        "100",
+        "--at",
+        "2026-11-26T00:00:00Z",
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (
+        report["cameras"]["gate"]["delete"]["days"]["segments"]
+        == report["cameras"]["gate"]["segments"]
+        > 0
+    )
+    assert report["cameras"]["gate"]["coverage_days_after"] == 0.0
+    assert report["cameras"]["yard"]["delete"] == {}  # not in the policy: the 30-day default
+    assert nvr(data, "log", "stats").stdout == before  # nothing written
+    policy.write_text(
+        '[[cameras]]\nid = "gate"\nmain_url = "rtsp://127.0.0.1/g"\nretention_days = "x"\n'
+    )
+    bad = nvr(data, "retention", "plan", "--policy", str(policy))
+    assert (
+        bad.returncode == 1 and "retention_days" in bad.stderr and "nothing planned" in bad.stderr
+    )
