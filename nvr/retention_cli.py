@@ -16,7 +16,7 @@ from nvr.cli import print_json
 from nvr.clock import SystemClock
 from nvr.domain.config import ConfigError, parse_config
 from nvr.domain.config_changes import retention_policy
-from nvr.domain.retention_rules import DAY_NS, GIB, Lock, SegmentInfo, plan
+from nvr.domain.retention_plan import DAY_NS, GIB, Lock, SegmentInfo, plan
 from nvr.domain.timefmt import parse_ns
 from nvr.projections import queries
 
@@ -71,7 +71,7 @@ def _report(db: Any, policy: Any, now: int, free: int) -> dict[str, Any]:
         cid: [SegmentInfo(camera_id=cid, segment_id=sid, path=p, bytes=b or 0, start_ns=s, end_ns=e, recording_type=k)
               for sid, p, b, s, e, k in db.execute(
                   "SELECT segment_id, file_path, bytes, start_ns, end_ns, recording_type FROM recordings "
-                  "WHERE camera_id = ? AND end_ns IS NOT NULL ORDER BY start_ns", (cid,))]
+                  "WHERE camera_id = ? AND end_ns IS NOT NULL ORDER BY start_ns, segment_id", (cid,))]
         for cid in cams
     }  # fmt: skip
     result = plan(rows, locks, policy, now, free)
@@ -95,7 +95,7 @@ def _report(db: Any, policy: Any, now: int, free: int) -> dict[str, Any]:
         "at_ns": now, "free_bytes": free, "floor_bytes": policy.floor_bytes,
         "delete_segments": len(result.deletions),
         "delete_bytes": sum(d.bytes for d in result.deletions),
-        "still_short_bytes": result.short_bytes, "cameras": cameras,
+        "still_short_bytes": result.missing_bytes, "cameras": cameras,
     }  # fmt: skip
 
 

@@ -76,20 +76,26 @@ def test_expired_footage_is_decided_then_deleted_and_locks_hold(tmp_path: Path) 
     )
     events.append([propose(lock, stream="camera/gate", actor="user/ann")])
     caught_up(data, events)
+    # A lock made after the export was last updated holds all the same.
+    late = FootageProtected(
+        camera_id="gate", protection_id="case-8", start_ns=old + 150 * S, end_ns=old + 155 * S
+    )
+    events.append([propose(late, stream="camera/gate", actor="user/ann")])
     keeper = Housekeeper(events, data / "vigil.sqlite", storage, POLICY, clock=SimulatedClock(NOW))  # type: ignore[arg-type]
     keeper.start()
     stats = keeper.check()
     deleted = typed(events, SegmentDeleted)
-    # gate keeps 2 days: its 3-day-old segments go, except the three the lock overlaps
-    # (50-60, 60-70, 70-80 s); yard keeps the default 30 days.
-    kept = {"gate-5", "gate-6", "gate-7"}
+    # gate keeps 2 days: its 3-day-old segments go, except the three the first lock
+    # overlaps (50-60, 60-70, 70-80 s) and the one under the late lock (150-160 s); yard
+    # keeps the default 30 days.
+    kept = {"gate-5", "gate-6", "gate-7", "gate-15"}
     assert {d.segment_id for d in deleted} == {f"gate-{n}" for n in range(20)} - kept
     assert all(d.rule == "days" and d.policy_version == 1 for d in deleted)
-    assert stats["deleted"] == 17
+    assert stats["deleted"] == 16
     assert [p.version for p in typed(events, RetentionPolicyChanged)] == [1]
     assert len(typed(events, StorageWarning)) == 1
     on_disk = {p.stem for p in (storage / "gate").glob("*.mp4")}
-    assert on_disk == {"gate-00005", "gate-00006", "gate-00007"}
+    assert on_disk == {"gate-00005", "gate-00006", "gate-00007", "gate-00015"}
     assert len(list((storage / "yard").glob("*.mp4"))) == 5
     # A second round after the export caught up deletes nothing more; the same policy
     # at the next start records no new version.

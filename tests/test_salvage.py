@@ -76,3 +76,33 @@ def test_a_missing_file_is_closed_empty() -> None:
         and closed.end_ns == T0
         and not closed.clean
     )
+
+
+def test_a_file_the_log_never_heard_of_is_recorded_and_closed(clip: Path, tmp_path: Path) -> None:
+    """Guards against a worker killed while its `segment.opened` waited to be sent."""
+    day = tmp_path / "cam" / "2026-11-24"
+    day.mkdir(parents=True)
+    old = day / f"cam-{T0 - 60 * S}.mp4"
+    new = day / f"cam-{T0}.mp4"
+    old.write_bytes(clip.read_bytes())
+    new.write_bytes(clip.read_bytes())
+    log = MemoryLog()
+    log.append([
+        propose(SegmentOpened(camera_id="cam", segment_id=old.stem, path=str(old.relative_to(tmp_path)),
+                              start_ns=T0 - 60 * S), stream="camera/cam", actor="t"),
+        propose(SegmentClosed(camera_id="cam", segment_id=old.stem, path=str(old.relative_to(tmp_path)), bytes=1,
+                              start_ns=T0 - 60 * S, end_ns=T0 - 50 * S, keyframes_ns=(), sha256=""),
+                stream="camera/cam", actor="t"),
+    ])  # fmt: skip
+    emitted: list[Event] = []
+    assert salvage(log, tmp_path, "cam", emitted.append) == 1
+    opened, closed = emitted
+    assert (
+        isinstance(opened, SegmentOpened)
+        and opened.segment_id == new.stem
+        and opened.start_ns == T0
+    )
+    assert (
+        isinstance(closed, SegmentClosed) and not closed.clean and closed.sha256 == sha256_of(new)
+    )
+    assert closed.end_ns - closed.start_ns >= 9 * S  # the whole 10 s clip is readable

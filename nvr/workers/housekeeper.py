@@ -24,12 +24,14 @@ from nvr.domain.codec import decode_payload, propose
 from nvr.domain.envelope import Proposed
 from nvr.domain.events import (
     EmergencyPurged,
+    FootageProtected,
+    FootageUnprotected,
     RetentionPolicyChanged,
     SegmentDeleted,
     StorageWarning,
 )
 from nvr.domain.retention import RetentionPolicy
-from nvr.domain.retention_rules import Deletion, Lock, SegmentInfo, plan
+from nvr.domain.retention_plan import Deletion, Lock, SegmentInfo, plan
 from nvr.domain.values import STORAGE_STREAM, camera_stream
 from nvr.eventlog.client import RemoteLog
 from nvr.eventlog.port import EventLog
@@ -74,6 +76,7 @@ class Housekeeper:
         self.last_error = ""
         # (log position, {segment id: (camera, bytes)}) of deletions the export may not show yet
         self.pending: list[tuple[int, dict[str, tuple[str, int]]]] = []
+        self.export_position = 0
 
     # -- start --------------------------------------------------------------------------
 
@@ -160,6 +163,7 @@ class Housekeeper:
                     "SELECT camera_id, protection_id, start_ns, end_ns FROM protections"
                 )
             ]
+            locks = self._recent_locks(locks, self.export_position)
             totals = dict(
                 db.execute(
                     "SELECT camera_id, sum(bytes) FROM storage_usage GROUP BY camera_id"
@@ -172,7 +176,7 @@ class Housekeeper:
             for cid, size in gone.values():
                 totals[cid] = totals.get(cid, 0) - size
             segments = {cid: _unless(_segments(db, cid), gone) for cid in cams}
-            result = plan(segments, locks, self.policy, self.clock.now_ns(), free, totals)
+            result = plan(segments, locks, self.policy, self.clock.now_ns(), free, totals=totals)
             return list(result.deletions)
         finally:
             db.close()
@@ -189,7 +193,26 @@ class Housekeeper:
             db.close()
             return None
         self.pending = [(p, ids) for p, ids in self.pending if p > position]
+        self.export_position = position
         return db
+
+    def _recent_locks(self, locks: list[Lock], position: int) -> list[Lock]:
+        """Locks as of the log's head: the export's, updated with the lock events it does not
+        show yet (a lock made a moment ago must hold this round already)."""
+        current = {(lk.camera_id, lk.protection_id): lk for lk in locks}
+        for env in self.events.read(position + 1):
+            if env.type == "footage.protected":
+                e = decode_payload(env)
+                assert isinstance(e, FootageProtected)
+                current[(e.camera_id, e.protection_id)] = Lock(
+                    camera_id=e.camera_id, protection_id=e.protection_id,
+                    start_ns=e.start_ns, end_ns=e.end_ns,
+                )  # fmt: skip
+            elif env.type == "footage.unprotected":
+                u = decode_payload(env)
+                assert isinstance(u, FootageUnprotected)
+                current.pop((u.camera_id, u.protection_id), None)
+        return list(current.values())
 
     def _cameras(self) -> list[str]:
         db = queries.connect(self.export_path) if self.export_path.exists() else None
@@ -224,7 +247,7 @@ def _segments(db: sqlite3.Connection, camera_id: str) -> Iterator[SegmentInfo]:
     """Closed segments of one camera, oldest first, read lazily."""
     cur = db.execute(
         "SELECT segment_id, file_path, bytes, start_ns, end_ns, recording_type FROM recordings "
-        "WHERE camera_id = ? AND end_ns IS NOT NULL ORDER BY start_ns",  # index order: no sort
+        "WHERE camera_id = ? AND end_ns IS NOT NULL ORDER BY start_ns, segment_id",
         (camera_id,),
     )
     for sid, path, size, start, end, kind in cur:

@@ -27,21 +27,47 @@ open at most its last one, so the tail is enough)."""
 NS = 1_000_000_000
 
 
-def open_segments(events: EventLog, camera_id: str) -> list[SegmentOpened]:
-    """Segments of `camera_id` opened and not closed, in the tail of its stream."""
+def open_segments(
+    events: EventLog, camera_id: str, root: Path | None = None
+) -> list[SegmentOpened]:
+    """Segments of `camera_id` opened and not closed, in the tail of its stream; with
+    `root`, also files newer than every segment the log knows (the worker was killed
+    before its `segment.opened` reached the log), as openings to record."""
     stream = camera_stream(camera_id)
     first = max(1, events.stream_version(stream) - LOOK_BACK + 1)
     found: dict[str, SegmentOpened] = {}
+    latest = 0
     for env in events.read_stream(stream, first):
         if env.type == "segment.opened":
             opened = decode_payload(env)
             assert isinstance(opened, SegmentOpened)
             found[opened.segment_id] = opened
+            latest = max(latest, opened.start_ns)
         elif env.type == "segment.closed":
             closed = decode_payload(env)
             assert isinstance(closed, SegmentClosed)
             found.pop(closed.segment_id, None)
-    return list(found.values())
+            latest = max(latest, closed.start_ns)
+    unknown = _unlogged_files(root, camera_id, latest) if root is not None else []
+    return list(found.values()) + unknown
+
+
+def _unlogged_files(root: Path, camera_id: str, after_ns: int) -> list[SegmentOpened]:
+    """Segment files (`<camera>/<day>/<camera>-<start_ns>.mp4`) in the last two day
+    folders that start after `after_ns`."""
+    days = sorted((root / camera_id).glob("????-??-??"))[-2:]
+    out = []
+    for day in days:
+        for file in sorted(day.glob(f"{camera_id}-*.mp4")):
+            stamp = file.stem.removeprefix(f"{camera_id}-")
+            if stamp.isdigit() and int(stamp) > after_ns:
+                rel = str(file.relative_to(root))
+                out.append(
+                    SegmentOpened(
+                        camera_id=camera_id, segment_id=file.stem, path=rel, start_ns=int(stamp)
+                    )
+                )
+    return out
 
 
 def measure(root: Path, opened: SegmentOpened) -> SegmentClosed:
@@ -71,9 +97,13 @@ def measure(root: Path, opened: SegmentOpened) -> SegmentClosed:
 
 
 def salvage(events: EventLog, root: Path, camera_id: str, emit: Callable[[Event], None]) -> int:
-    """Close every segment of `camera_id` left open; returns how many."""
+    """Close every segment of `camera_id` left open (and record the opening of any file
+    the log never heard of); returns how many."""
     count = 0
-    for opened in open_segments(events, camera_id):
+    logged = {o.segment_id for o in open_segments(events, camera_id)}
+    for opened in open_segments(events, camera_id, root):
+        if opened.segment_id not in logged:
+            emit(opened)  # its opening never reached the log
         closed = measure(root, opened)
         log.warning(
             "segment %s was left open (worker killed): closed with %d bytes, %.1f s",
