@@ -15,6 +15,7 @@ from nvr.domain.events import (
     CameraAdded,
     ConfigImported,
     Event,
+    RecordingStarted,
     RecordingStopped,
     SegmentClosed,
     SegmentOpened,
@@ -79,6 +80,8 @@ def test_killed_worker_is_restarted_and_recording_resumes(fleet: Fleet, tmp_path
         pos, restarted = wait_for(system, WorkerRestarted, pos, 5)
         assert isinstance(restarted, WorkerRestarted) and restarted.attempt == 1 and restarted.backoff_ms == 500
         pos, _ = wait_for(system, WorkerStarted, pos, 10)
+        # The new worker's own recording (not the salvage of what the killed one left).
+        pos, _ = wait_for(system, RecordingStarted, pos, 15)
         _, opened = wait_for(system, SegmentOpened, pos, 15)
         assert isinstance(opened, SegmentOpened)
         gap_s = (opened.start_ns - killed_ns) / S
@@ -101,7 +104,11 @@ def test_killed_worker_is_restarted_and_recording_resumes(fleet: Fleet, tmp_path
     # Every segment opened was closed; the one the kill cut short, unclean, from its file.
     opened_ids = {e.segment_id for e in events if isinstance(e, SegmentOpened)}
     assert opened_ids == {c.segment_id for c in closed}
-    [cut] = [c for c in closed if not c.clean]
+    cuts = [c for c in closed if not c.clean]
+    trail = [(type(e).__name__, getattr(e, "segment_id", getattr(e, "worker", "")), getattr(e, "clean", ""))
+             for e in events if type(e).__name__ not in ("MotionStarted", "MotionEnded")]  # fmt: skip
+    assert len(cuts) == 1, trail[-40:]
+    [cut] = cuts
     assert cut.bytes == (system.storage_dir / cut.path).stat().st_size > 0
 
 
