@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="record four simulated cameras with the embedded default")
     demo.add_argument("--keep", action="store_true", help="keep the demo data directory")
     demo.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    demo.add_argument(
+        "--web-port", type=int, default=8443, help="web UI port (0: any free port; -1: no web UI)"
+    )
     rec = sub.add_parser("record", help="start or stop a manual or panic recording")
     rec.add_argument("state", choices=["on", "off"])
     rec.add_argument("cameras", nargs="*", help="camera ids (default with --panic: every camera)")
@@ -112,7 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from nvr.demo import run_demo
 
             return run_demo(
-                data_dir(args) if args.data else None, seconds=args.seconds, keep=args.keep
+                data_dir(args) if args.data else None,
+                seconds=args.seconds,
+                keep=args.keep,
+                web_port=args.web_port,
             )
         if args.command == "record":
             return record(args, log_dir(args))

@@ -26,7 +26,9 @@ from nvr.sim.scene import BASE_HEIGHT, STAMP_BOX
 CAMERAS = 4
 
 
-def run_demo(data: Path | None, *, seconds: float | None = None, keep: bool = False) -> int:
+def run_demo(
+    data: Path | None, *, seconds: float | None = None, keep: bool = False, web_port: int = 8443
+) -> int:
     own = data is None
     root = Path(tempfile.mkdtemp(prefix="vigil-demo-")) if data is None else data
     stop = threading.Event()
@@ -35,6 +37,9 @@ def run_demo(data: Path | None, *, seconds: float | None = None, keep: bool = Fa
     with Fleet(CAMERAS) as fleet:
         urls = [(fleet.url(i, "main"), fleet.url(i, "sub")) for i in range(CAMERAS)]
         config = with_stamp_masks(default_config(urls))
+        if web_port >= 0:
+            system_section = msgspec.structs.replace(config.system, web_port=web_port)
+            config = msgspec.structs.replace(config, system=system_section)
         system = System(
             config, base=root, source="embedded default", fmt="toml", raw=DEFAULT_TOML.encode()
         )
@@ -42,6 +47,10 @@ def run_demo(data: Path | None, *, seconds: float | None = None, keep: bool = Fa
         for i, (main, _) in enumerate(urls):
             print(f"  {config.cameras[i].id:10} {config.cameras[i].recording_mode:11} {main}")
         system.start()
+        if web_port >= 0:
+            port = wait_web_port(system)
+            print(f"web UI: https://127.0.0.1:{port}/ (self-signed certificate; on first start, "
+                  "create the admin with the setup token printed below)", flush=True)  # fmt: skip
         counts = Status()
         print(
             "recording; Ctrl-C stops" + (f" (or after {seconds:.0f} s)" if seconds else ""),
@@ -68,6 +77,18 @@ def run_demo(data: Path | None, *, seconds: float | None = None, keep: bool = Fa
     if own and not keep:
         shutil.rmtree(root, ignore_errors=True)
     return 0 if report.ok else 1
+
+
+def wait_web_port(system: System, timeout: float = 30.0) -> int:
+    """The port the web process listens on, from its heartbeat (0 if it did not say)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        system.supervisor.check()
+        child = system.supervisor.children.get("web")
+        if child is not None and child.stats.get("port"):
+            return int(child.stats["port"])
+        time.sleep(0.1)  # heartbeats arrive every second; polled with a deadline
+    return 0
 
 
 def with_stamp_masks(config: Config) -> Config:

@@ -44,7 +44,9 @@ def test_import_inspect_verify_export(tmp_path: Path) -> None:
     assert verify.returncode == 0 and json.loads(verify.stdout)["ok"] is True
 
     exported = nvr(tmp_path, "log", "export", "--jsonl").stdout
-    assert exported == "".join(line for line in REPLAY.read_text().splitlines(True) if not line.startswith("#"))
+    assert exported == "".join(
+        line for line in REPLAY.read_text().splitlines(True) if not line.startswith("#")
+    )
 
     shown_proj = json.loads(nvr(tmp_path, "projection", "show").stdout)
     rebuilt = json.loads(nvr(tmp_path, "projection", "rebuild").stdout)
@@ -68,7 +70,13 @@ def test_verify_fails_with_the_first_bad_position(tmp_path: Path) -> None:
 
 
 def test_bad_import_names_the_line(tmp_path: Path) -> None:
-    done = nvr(tmp_path, "log", "import", "-", stdin='{"stream": "s/1", "type": "camera.removed", "data": {}}\n')
+    done = nvr(
+        tmp_path,
+        "log",
+        "import",
+        "-",
+        stdin='{"stream": "s/1", "type": "camera.removed", "data": {}}\n',
+    )
     assert done.returncode == 1
     assert "line 1" in done.stderr and "camera_id" in done.stderr
     assert "Traceback" not in done.stderr
@@ -81,11 +89,13 @@ def test_reading_a_missing_log_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_demo_records_simulated_cameras(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "nvr", "--data", str(tmp_path), "demo", "--seconds", "12"],
+        [sys.executable, "-m", "nvr", "--data", str(tmp_path), "demo", "--seconds", "12", "--web-port", "0"],
         capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "4 simulated cameras" in done.stdout
+    assert "web UI: https://127.0.0.1:" in done.stdout and ":0/" not in done.stdout
+    assert "setup token" in done.stderr  # no default account: the first admin needs it
     last = [line for line in done.stdout.splitlines() if line.startswith("events ")][-1]
     segments = int(last.split("segments ")[1].split(" ")[0])
     assert segments >= 4  # every camera recording (continuous, scheduled, or motion pre-roll)
