@@ -17,7 +17,10 @@ from nvr.domain.events import SegmentClosed, WorkerRestarted
 from nvr.projections import queries
 from nvr.run import System
 from nvr.sim.fleet import Fleet
+from nvr.sim.scene import LOOP_FRAMES
+from nvr.workers.thumbnails import frame_at
 from tests.test_supervisor import config_text, wait_for
+from tests.test_thumbnails import stamp
 
 
 def export_position(path: Path) -> int:
@@ -65,7 +68,9 @@ def test_export_follows_recording_and_survives_a_killed_projector(
             (system.storage_dir / p).exists() and e > s and kind == "continuous" and b > 0
             for p, s, e, kind, b in rows
         )
-        status = db.execute("SELECT main_connected, recording_type, cause FROM camera_status").fetchall()
+        status = db.execute(
+            "SELECT main_connected, recording_type, cause FROM camera_status"
+        ).fetchall()
         assert status == [(1, "continuous", "")]
         start = rows[0][1]
         window = queries.timeline(db, "gate", start, rows[-1][2])
@@ -74,6 +79,17 @@ def test_export_follows_recording_and_survives_a_killed_projector(
         assert not [sp for sp in window.spans if sp.kind == "gap"]
         point = queries.seek(db, "gate", start + 1_500_000_000)
         assert point is not None and point.exact and point.offset_ns == 1_500_000_000
+        # The seek lands on the exact frame: 1.23 s after the segment's first frame is the
+        # 19th frame at 15 fps, by the camera's own frame stamps.
+        at = start + 1_230_000_000
+        point = queries.seek(db, "gate", at)
+        assert point is not None
+        path = system.storage_dir / point.path
+        first, _ = frame_at(path, point.segment_start_ns, point.segment_start_ns)
+        shown, decoded = frame_at(path, point.segment_start_ns, at)
+        n_first, n_shown = stamp(first), stamp(shown)
+        assert n_first is not None and n_shown is not None
+        assert (n_shown - n_first) % LOOP_FRAMES == 18 and decoded <= 30
         db.close()
 
         # The housekeeper's thumbnailer gives closed segments a thumbnail (as an event).
