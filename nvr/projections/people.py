@@ -68,6 +68,7 @@ AUDITED = frozenset({
     "view.layout_changed", "view.tile_assigned", "view.playback_seeked",
     "view.playback_rate_changed",
     "web.viewed", "web.access_denied", "web.setup_token_issued", "web.setup_token_used",
+    "web.clip_exported",
 })  # fmt: skip
 """What people and policies decide; machine facts (segments, motion, streams) are left out."""
 
@@ -89,7 +90,7 @@ class PeopleWork(msgspec.Struct, frozen=True, gc=False):
 
 class PeopleProjection:
     name = "people"
-    version = 2  # 2: the web UI's views, refusals and setup tokens are audited
+    version = 3  # 2: the web UI's views, refusals, setup tokens; 3: clip exports
     tables: tuple[Table, ...] = (USERS, SESSIONS, AUDIT)
     work_type = PeopleWork
     handles = AUDITED

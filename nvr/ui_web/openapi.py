@@ -21,7 +21,7 @@ class Op(NamedTuple):
     summary: str
     action: str | None  # None: no session needed
     request: type | None = None
-    response: Any = None  # a Struct, list[Struct], "jpeg", or None (204)
+    response: Any = None  # a Struct, list[Struct], "jpeg", "mp4", or None (204)
     status: int = 200
     query: tuple[str, ...] = ()
 
@@ -40,6 +40,12 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/api/cameras/{camera_id}", "One camera's status", "live.view", None, s.CameraOut),
     Op("GET", "/api/cameras/{camera_id}/thumbnails/{subject_id}.jpg",
        "A segment's or motion's thumbnail", "live.view", None, "jpeg"),
+    Op("GET", "/api/cameras/{camera_id}/video.mp4",
+       "Footage of a range as one MP4 (remuxed; HTTP Range for seeking)", "playback.view", None,
+       "mp4", query=("start", "end")),
+    Op("GET", "/api/cameras/{camera_id}/clip.mp4",
+       "Download a range as one MP4; recorded with its reason", "export.create", None, "mp4",
+       query=("start", "end", "reason")),
     Op("GET", "/api/motion", "Recent motion, newest first", "playback.view", None,
        list[s.MotionOut], query=("camera", "limit")),
     Op("GET", "/api/storage", "Space used per camera and volume levels", "system.view", None,
@@ -64,8 +70,9 @@ _ERRORS = {"400": "Malformed", "401": "Not signed in", "403": "Forbidden (role, 
 
 
 def _content(tp: Any, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
-    if tp == "jpeg":
-        return {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}
+    if tp in ("jpeg", "mp4"):
+        kind = "image/jpeg" if tp == "jpeg" else "video/mp4"
+        return {kind: {"schema": {"type": "string", "format": "binary"}}}
     if tp == "json":
         return {"application/json": {"schema": {"type": "object"}}}
     return {"application/json": {"schema": refs[tp]}}

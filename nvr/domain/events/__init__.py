@@ -55,6 +55,7 @@ from nvr.domain.events.system import (
 )
 from nvr.domain.events.web import (
     AccessDenied,
+    ClipExported,
     ResourceViewed,
     SetupTokenIssued,
     SetupTokenUsed,
@@ -74,7 +75,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     WorkerStarted, WorkerExited, WorkerRestarted,
     ConfigImported,
     FootageProtected, FootageUnprotected, ThumbnailWritten, RetentionPolicyChanged,
-    ResourceViewed, AccessDenied, SetupTokenIssued, SetupTokenUsed,
+    ResourceViewed, AccessDenied, SetupTokenIssued, SetupTokenUsed, ClipExported,
 )  # fmt: skip
 
 AnyEvent = Union[EVENT_TYPES]  # type: ignore[valid-type]  # noqa: UP007
@@ -97,6 +98,7 @@ __all__ = [
     "CameraAdded",
     "CameraConfigured",
     "CameraRemoved",
+    "ClipExported",
     "ConfigImported",
     "EmergencyPurged",
     "Event",

@@ -47,3 +47,17 @@ class SetupTokenUsed(Event, tag="web.setup_token_used", frozen=True, kw_only=Tru
     token_hash: str
     username: str
     client_addr: str
+
+
+class ClipExported(Event, tag="web.clip_exported", frozen=True, kw_only=True):
+    """A user downloaded footage of `camera_id` from `start_ns` to `end_ns` as one file;
+    `reason` is what they gave for it."""
+
+    ui_session: str
+    username: str
+    camera_id: str
+    start_ns: int
+    end_ns: int
+    reason: str
+    client_addr: str
+    bytes: int
