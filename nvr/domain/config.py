@@ -325,9 +325,9 @@ def check(config: Config) -> list[Problem]:
         if not getattr(s, field).strip():
             c.bad(f"system.{field}", "must not be empty")
     c.timezone("system.timezone", s.timezone)
-    c.port("system.web_port", s.web_port)
+    c.port("system.web_port", s.web_port, any_free=True)
     c.port("system.health_port", s.health_port, any_free=True)
-    if s.web_port is not None and s.web_port == s.health_port:
+    if s.web_port and s.web_port == s.health_port:
         c.bad("system.health_port", "must differ from web_port")
     for name, cred in config.credentials.items():
         if not _ID.fullmatch(name):

@@ -22,7 +22,19 @@ from starlette.responses import Response
 from nvr.clock import Clock, SystemClock
 from nvr.domain.errors import Rejected
 from nvr.eventlog.port import EventLog
-from nvr.ui_web import api, auth, media, openapi, pages, sessions, setup, thumbs, users_api, ws
+from nvr.ui_web import (
+    api,
+    auth,
+    live,
+    media,
+    openapi,
+    pages,
+    sessions,
+    setup,
+    thumbs,
+    users_api,
+    ws,
+)
 from nvr.ui_web.config import WebConfig
 from nvr.ui_web.errors import http_error
 from nvr.ui_web.guard import end_session
@@ -96,7 +108,7 @@ def create_app(
             await anyio.to_thread.run_sync(follow.join)
 
     routes = [*pages.routes, *auth.routes, *setup.routes, *api.routes, *thumbs.routes, *media.routes,
-              *users_api.routes, *openapi.routes, *ws.routes]  # fmt: skip
+              *users_api.routes, *openapi.routes, *ws.routes, *live.routes]  # fmt: skip
     app = Starlette(
         routes=routes,
         middleware=[
