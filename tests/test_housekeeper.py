@@ -81,9 +81,14 @@ def test_expired_footage_is_decided_then_deleted_and_locks_hold(tmp_path: Path) 
         camera_id="gate", protection_id="case-8", start_ns=old + 150 * S, end_ns=old + 155 * S
     )
     events.append([propose(late, stream="camera/gate", actor="user/ann")])
+    thumbs = storage / ".thumbs" / "gate"
+    thumbs.mkdir(parents=True)
+    (thumbs / "gate-0.jpg").write_bytes(b"jpeg")  # deleted with its segment
+    (thumbs / "gate-5.jpg").write_bytes(b"jpeg")  # its segment is locked
     keeper = Housekeeper(events, data / "vigil.sqlite", storage, POLICY, clock=SimulatedClock(NOW))  # type: ignore[arg-type]
     keeper.start()
     stats = keeper.check()
+    assert sorted(p.name for p in thumbs.iterdir()) == ["gate-5.jpg"]
     deleted = typed(events, SegmentDeleted)
     # gate keeps 2 days: its 3-day-old segments go, except the three the first lock
     # overlaps (50-60, 60-70, 70-80 s) and the one under the late lock (150-160 s); yard

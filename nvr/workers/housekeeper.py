@@ -38,12 +38,16 @@ from nvr.eventlog.port import EventLog
 from nvr.projections import queries
 from nvr.workers.logs import setup_logging
 from nvr.workers.thumbnailer import Thumbnailer
+from nvr.workers.thumbnails import thumb_path
 
 log = logging.getLogger(__name__)
 
 RETENTION_STREAM = "system/retention"
 ACTOR = "worker/housekeeper"
 LOOK_BACK = 2000
+MAX_PER_ROUND = 2000
+"""Deletions decided in one round (one append); a longer backlog, say after a policy was
+shortened, goes over the next rounds, which then follow at once."""
 HEARTBEAT_S = 1.0
 Level = Literal["ok", "low", "critical"]
 
@@ -113,6 +117,7 @@ class Housekeeper:
                     event = decode_payload(env)
                     assert isinstance(event, SegmentDeleted)
                     done += self._remove(self.root / event.path)
+                    self._remove(thumb_file(self.root, event.camera_id, event.segment_id))
         return done
 
     # -- each round ---------------------------------------------------------------------
@@ -127,7 +132,8 @@ class Housekeeper:
                                      total_bytes=usage.total, floor_bytes=self.policy.floor_bytes)  # fmt: skip
             batch.append(propose(warning, stream=STORAGE_STREAM, actor=ACTOR))
             self.level = level
-        deletions = self._plan(usage.free)
+        planned = self._plan(usage.free)
+        deletions = planned[:MAX_PER_ROUND]
         if any(d.rule == "floor" for d in deletions):
             purged = [d for d in deletions if d.rule == "floor"]
             batch.append(propose(EmergencyPurged(
@@ -144,8 +150,10 @@ class Housekeeper:
             self.pending.append((positions[-1], done))
         for d in deletions:
             self.deleted += self._remove(self.root / d.path)
+            self._remove(thumb_file(self.root, d.camera_id, d.segment_id))  # derived from it
             self.freed += d.bytes
         return {"level": level, "free_bytes": usage.free, "deleted": len(deletions),
+                "more": len(planned) > len(deletions),
                 "deleted_total": self.deleted, "freed_bytes_total": self.freed,
                 "policy_version": self.version}  # fmt: skip
 
@@ -226,7 +234,9 @@ class Housekeeper:
             db.close()
 
     @staticmethod
-    def _remove(path: Path) -> int:
+    def _remove(path: Path | None) -> int:
+        if path is None:
+            return 0
         try:
             path.unlink()
         except FileNotFoundError:
@@ -237,6 +247,14 @@ class Housekeeper:
         finally:
             os.close(fd)
         return 1
+
+
+def thumb_file(root: Path, camera_id: str, segment_id: str) -> Path | None:
+    """Where the thumbnailer put a segment's picture (None for an id it would refuse)."""
+    try:
+        return thumb_path(root, camera_id, segment_id)
+    except ValueError:
+        return None
 
 
 def _unless(segments: Iterator[SegmentInfo], gone: Mapping[str, object]) -> Iterator[SegmentInfo]:
@@ -292,7 +310,7 @@ def housekeeper_main(job_bytes: bytes, heartbeat: Connection) -> None:
                 except OSError as exc:  # storage unreachable: say so, try again next round
                     keeper.last_error = str(exc)
                     log.error("storage check failed: %s", exc)
-                next_round = now + job.interval_s
+                next_round = now if stats.get("more") else now + job.interval_s
             beat = {**stats, "last_error": keeper.last_error, "thumbnails": thumbs.written}
             heartbeat.send_bytes(msgspec.json.encode(beat))
             stop.wait(min(HEARTBEAT_S, max(0.05, next_round - time.monotonic())))
