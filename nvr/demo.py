@@ -50,7 +50,7 @@ def run_demo(
         if web_port >= 0:
             port = wait_web_port(system)
             print(f"web UI: https://127.0.0.1:{port}/ (self-signed certificate; on first start, "
-                  "create the admin with the setup token printed below)", flush=True)  # fmt: skip
+                  "create the admin with the setup token the web UI printed)", flush=True)  # fmt: skip
         counts = Status()
         print(
             "recording; Ctrl-C stops" + (f" (or after {seconds:.0f} s)" if seconds else ""),
