@@ -1,6 +1,7 @@
 """Live video in the web UI with the whole system running (`nvr run` with `web_port`):
 frames of a simulated camera reach a signed-in browser socket, moving (the camera's own
-frame stamps advance), and a camera outside the user's list is refused."""
+frame stamps advance), a camera outside the user's list is refused, and the /live page in
+Chromium shows the picture changing."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import cv2
 import httpx
 import msgspec
 import numpy as np
+from playwright.sync_api import sync_playwright
 from websockets.sync.client import connect
 
 from nvr.domain.codec import propose
@@ -24,6 +26,7 @@ from nvr.run import System
 from nvr.sim.fleet import Fleet
 from nvr.sim.scene import read_stamp
 from nvr.ui_web.sessions import COOKIE
+from tests.test_web_browser import CHROMIUM, FLAGS, SHOTS
 from tests.test_web_env import CHEAP, PASSWORD
 
 
@@ -35,6 +38,42 @@ def web_port(system: System, timeout: float = 30) -> int:
             return int(child.stats["port"])
         time.sleep(0.1)  # heartbeats come every second: a condition polled with a deadline
     raise AssertionError("the web UI did not report its port")
+
+
+def see_it_move_in_a_browser(url: str) -> None:
+    """The /live page in Chromium: the gate's canvas keeps getting new, different pictures."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_context(
+                ignore_https_errors=True, viewport={"width": 1280, "height": 800}
+            ).new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url + "/login")
+            page.fill("#login input[name=username]", "ann")
+            page.fill("#login input[name=password]", PASSWORD)
+            page.keyboard.press("Enter")
+            page.wait_for_selector("article.camera")
+            page.goto(url + "/live")
+            canvas = page.locator("figure[data-camera=gate] canvas")
+            page.wait_for_function(
+                "() => Number(document.querySelector('figure[data-camera=gate] canvas').dataset.frames || 0) >= 5",
+                timeout=20_000,
+            )
+            pixels = "c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.slice(0, 200000)).join()"
+            first = canvas.evaluate(pixels)
+            page.wait_for_function(
+                "n => Number(document.querySelector('figure[data-camera=gate] canvas').dataset.frames) >= n",
+                arg=int(canvas.get_attribute("data-frames") or 0) + 3,
+                timeout=10_000,
+            )
+            assert canvas.evaluate(pixels) != first, "the live picture does not change"
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "web-live.png"))
+            assert not errors, errors
+        finally:
+            browser.close()
 
 
 def test_live_frames_reach_the_browser_socket(fleet: Fleet, tmp_path: Path) -> None:
@@ -95,6 +134,7 @@ recording_mode = "off"
         assert len(set(stamps)) == len(stamps) and walls == sorted(walls)  # the picture moves
         # Within a second of now: the frames are live, not replayed.
         assert time.time_ns() - walls[-1] < 2_000_000_000
+        see_it_move_in_a_browser(url)
     finally:
         system.supervisor.stop()
         runner.join(30)

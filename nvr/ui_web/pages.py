@@ -24,8 +24,16 @@ TYPES = {
     ".svg": "image/svg+xml",
     ".json": "application/manifest+json",
 }
-ASSETS = ("style.css", "common.js", "dashboard.js", "login.js", "icon.svg", "manifest.json")
-PAGES = ("dashboard.html", "login.html")
+ASSETS = (
+    "style.css",
+    "common.js",
+    "dashboard.js",
+    "login.js",
+    "live.js",
+    "icon.svg",
+    "manifest.json",
+)
+PAGES = ("dashboard.html", "login.html", "live.html")
 
 
 def _load(names: tuple[str, ...]) -> dict[str, tuple[bytes, str]]:
@@ -49,6 +57,14 @@ async def dashboard(request: Request) -> Response:
     return page("dashboard.html")
 
 
+async def live_page(request: Request) -> Response:
+    caller = await current(request)
+    if caller is None:
+        return RedirectResponse("/login", 303)
+    await viewed(web_of(request), caller, "GET /live", None)
+    return page("live.html")
+
+
 async def login_page(request: Request) -> Response:
     if await current(request) is not None:
         return RedirectResponse("/", 303)
@@ -66,5 +82,6 @@ async def asset(request: Request) -> Response:
 routes: list[BaseRoute] = [
     Route("/", dashboard, methods=["GET"]),
     Route("/login", login_page, methods=["GET"]),
+    Route("/live", live_page, methods=["GET"]),
     Route("/static/{name}", asset, methods=["GET"]),
 ]
