@@ -151,12 +151,15 @@ class MemoryTables:
                 self._unindex(op.table, rows.pop(op.key, None))
 
     def dump_json(self) -> bytes:
-        """Every table, rows in key order, as canonical JSON (the golden files' format)."""
-        out = {
-            name: [self.rows[name][k] for k in sorted(self.rows[name])]
-            for name in sorted(self.specs)
-        }
-        return msgspec.json.format(msgspec.json.encode(out, order="sorted"), indent=1)
+        """Every table, rows in key order, as canonical JSON with one row per line (the
+        golden files' format: a changed row is a one-line diff)."""
+        enc = msgspec.json.Encoder(order="sorted")
+        parts = []
+        for name in sorted(self.specs):
+            rows = [self.rows[name][k] for k in sorted(self.rows[name])]
+            body = ",\n".join("  " + enc.encode(r).decode() for r in rows)
+            parts.append(f'"{name}": [' + (f"\n{body}\n" if rows else "") + "]")
+        return ("{\n" + ",\n".join(parts) + "\n}").encode()
 
     def checksums(self) -> dict[str, str]:
         return {
