@@ -130,8 +130,12 @@ async def live(ws: WebSocket) -> None:
                 out = list(latest.values())
                 latest.clear()
                 ready = anyio.Event()
-            for message in out:
-                await ws.send_bytes(message)
+            try:
+                for message in out:
+                    await ws.send_bytes(message)
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                stop.set()  # the page went away: the receive loop ends too
+                return
 
     try:
         async with anyio.create_task_group() as tg:
@@ -141,6 +145,8 @@ async def live(ws: WebSocket) -> None:
             try:
                 while (await ws.receive())["type"] != "websocket.disconnect":
                     pass
+            except (WebSocketDisconnect, RuntimeError):
+                pass
             finally:
                 stop.set()
                 tg.cancel_scope.cancel()
